@@ -1,0 +1,17 @@
+// Row ids are UUIDv7 text (RFC 9562): time-ordered, 36 characters, lower-case hex.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "fieldbook/core/env.h"
+
+namespace fieldbook {
+
+std::string NewUuidV7(Env& env);
+// True for any canonical 8-4-4-4-12 hex UUID (any version), lower or upper case.
+bool IsUuid(std::string_view text);
+// Lower-case hex of bytes.
+std::string HexEncode(const uint8_t* data, size_t n);
+
+}  // namespace fieldbook

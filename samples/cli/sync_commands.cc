@@ -1,0 +1,7 @@
+#include "cli.h"
+
+namespace fieldbook::cli {
+
+void AddSyncCommands(CommandTable&) {}
+
+}  // namespace fieldbook::cli
