@@ -10,7 +10,5 @@ namespace fieldbook {
 
 // Statements that take a database from schema version-1 to version.
 std::vector<std::string> SchemaStepDdl(const SchemaRegistry& registry, int version);
-// "CREATE TABLE IF NOT EXISTS ..." for a table with the columns that exist at version.
-std::string CreateTableSql(const TableSpec& table, int version);
 
 }  // namespace fieldbook

@@ -147,6 +147,11 @@ Partition UnderRoot(std::string root_column, std::string root_table = {});
 Partition TeamWide(std::string team_column);
 Partition TenantWide();
 
+// "CREATE TABLE IF NOT EXISTS ..." (STRICT) for a table with the columns it has at
+// `version`; the one place table DDL is generated (layers above core use it for their own
+// synced tables).
+std::string CreateTableSql(const TableSpec& table, int version);
+
 std::string_view MergePolicyName(MergePolicy p);
 std::string_view SqlTypeName(SqlType t);  // STRICT type name: TEXT, INTEGER, REAL
 
