@@ -1,0 +1,106 @@
+// SyncClient: reconciles one device's store with the sync server.
+//
+// The client does not own its network: requests go through a Transport the app supplies
+// (OkHttp, URLSession, cpprestsdk in the CLI, an in-process fake in tests). The same
+// interface is where tests inject lost, duplicated and reordered messages.
+//
+// One Sync() call runs round trips until nothing is left to push or pull:
+//   PrepareBatch   pending local changes up to a boundary get a batch id, persisted
+//                  before sending, so a retry after a lost response resends the same id
+//                  and the server applies it at most once;
+//   Send           request = batch + cursor; response = ack + one page of remote rows;
+//   Apply          in one transaction: the acknowledged items stop being pending, the
+//                  page is applied (only if it starts at our cursor: stale or duplicated
+//                  responses are ignored), the cursor advances.
+// A crash at any point leaves either the state before or after a whole round trip.
+// Local cells with unpushed edits are never overwritten by pulled values: the edit is
+// pushed first and the server decides, so nothing typed is lost.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fieldbook/core/status.h"
+#include "fieldbook/core/store.h"
+#include "fieldbook/sync/protocol.h"
+
+namespace fieldbook::sync {
+
+struct HttpRequest {
+  std::string method = "POST";
+  std::string path;  // "/v1/sync"
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Performs one HTTP exchange. A failure to reach the server (no connection, timeout) is
+  // an error Status with code kUnreachable or kTimeout; any HTTP status is a response.
+  virtual Result<HttpResponse> Send(const HttpRequest& request) = 0;
+};
+
+struct SyncProgress {
+  int64_t pushed = 0;
+  int64_t pulled = 0;
+  int64_t round_trips = 0;
+  bool more = false;
+};
+
+struct SyncOptions {
+  std::string token;            // bearer token
+  int page_limit = 2000;        // rows per pulled page
+  int push_limit = 5000;        // changed items per pushed batch
+  int max_round_trips = 100000;
+  std::function<void(const SyncProgress&)> progress;
+  const std::atomic<bool>* cancel = nullptr;  // checked between round trips
+};
+
+struct SyncReport {
+  int64_t pushed = 0;      // rows sent and acknowledged
+  int64_t pulled = 0;      // rows received and applied
+  int64_t conflicts = 0;   // conflicts the server recorded for our pushes
+  int64_t evicted = 0;     // customers moved to another agent and removed here
+  int64_t round_trips = 0;
+  int64_t cursor = 0;
+  int64_t bytes_sent = 0;
+  int64_t bytes_received = 0;
+};
+
+class SyncClient {
+ public:
+  SyncClient(Store& store, Transport& transport) : store_(store), transport_(transport) {}
+
+  Result<SyncReport> Sync(const SyncOptions& options);
+
+ private:
+  struct Batch {
+    std::string id;
+    int64_t boundary = 0;
+    std::vector<PushChange> changes;
+  };
+  Result<Batch> PrepareBatch(int push_limit);
+  Result<std::vector<PushChange>> CollectChanges(int64_t boundary);
+  Status ApplyResponse(const SyncResponse& response, const Batch& batch, SyncReport& report);
+  Status CorrectClock(int64_t server_time);
+
+  Store& store_;
+  Transport& transport_;
+};
+
+// Applies one page of rows and evictions inside the caller's transaction (exposed for
+// tests). Rows whose parent has not arrived yet wait in fb_stash.
+Status ApplyPage(Store& store, const std::vector<WireRow>& rows, const std::vector<std::string>& evict,
+                 int64_t* applied, int64_t* evicted);
+
+}  // namespace fieldbook::sync

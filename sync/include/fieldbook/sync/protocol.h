@@ -1,0 +1,106 @@
+// Sync protocol v1: one JSON request/response pair per round trip (docs/protocol.md).
+//
+// POST /v1/sync, body (gzip allowed):
+//   {"protocol":1, "site":S, "batch":B, "cursor":N, "epoch":E, "limit":L, "changes":[...]}
+// reply 200:
+//   {"protocol":1, "epoch":E, "ack":B, "applied":n, "conflicts":n, "from":N, "cursor":M,
+//    "more":bool, "server_time":ms, "rows":[...], "evict":[root ids], "reset":bool}
+// any error: {"error":{"code":C, "message":M, "server_time":ms}} with an HTTP status.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fieldbook/core/status.h"
+#include "fieldbook/core/value.h"
+#include "fieldbook/sync/hlc.h"
+
+namespace fieldbook::sync {
+
+inline constexpr int kProtocolVersion = 1;
+
+struct CellVersion {
+  Hlc hlc = 0;
+  std::string site;
+};
+
+// A row as the server holds it and sends it: every cell with its value; versions are
+// given once for the row and per cell only where they differ.
+struct WireRow {
+  std::string table;
+  std::string id;
+  bool deleted = false;
+  Hlc hlc = 0;       // default version of the cells (the tombstone's when deleted)
+  std::string site;
+  std::vector<std::pair<std::string, Value>> cells;
+  std::map<std::string, CellVersion> versions;  // cells whose version differs from (hlc, site)
+
+  CellVersion VersionOf(const std::string& column) const;
+};
+
+struct PushCell {
+  std::string column;
+  Value value;
+  Hlc hlc = 0;
+  int64_t seen = 0;               // cursor pulled when this cell first diverged
+  std::optional<Value> base;      // text_merge: the text the edit started from
+};
+
+// One row's local changes: a creation (all cells), an update of some cells, or a deletion.
+struct PushChange {
+  enum class Op { kCreate, kUpdate, kDelete };
+  std::string table;
+  std::string id;
+  Op op = Op::kUpdate;
+  Hlc hlc = 0;       // creation / deletion version; default version of the cells
+  int64_t seen = 0;  // default seen of the cells; the deletion's seen
+  std::vector<PushCell> cells;
+};
+
+struct SyncRequest {
+  int protocol = kProtocolVersion;
+  std::string site;
+  std::string batch_id;   // empty when nothing is pushed
+  int64_t cursor = 0;
+  std::string epoch;      // server identity the cursor belongs to (empty: first sync)
+  int limit = 0;          // rows per page wanted (0: server default)
+  std::vector<PushChange> changes;
+};
+
+struct SyncResponse {
+  std::string epoch;
+  std::string acked_batch;
+  int64_t applied = 0;
+  int64_t conflicts = 0;
+  int64_t cursor_from = 0;
+  int64_t cursor = 0;
+  bool more = false;
+  bool reset = false;     // the cursor belongs to another server epoch: start again from 0
+  int64_t server_time = 0;
+  std::vector<WireRow> rows;
+  std::vector<std::string> evict;
+};
+
+struct ErrorBody {
+  std::string code;
+  std::string message;
+  int64_t server_time = 0;
+};
+
+std::string EncodeRequest(const SyncRequest& request);
+Result<SyncRequest> DecodeRequest(std::string_view json);
+std::string EncodeResponse(const SyncResponse& response);
+Result<SyncResponse> DecodeResponse(std::string_view json);
+std::string EncodeError(const Status& status, int64_t server_time);
+// Parses an error body; nullopt when the body is not one.
+std::optional<ErrorBody> DecodeError(std::string_view json);
+
+// gzip (RFC 1952). Decompression stops with kPayloadTooLarge past max_output bytes.
+std::string Gzip(std::string_view data, int level = 6);
+Result<std::string> Gunzip(std::string_view data, size_t max_output);
+bool LooksGzipped(std::string_view data);
+
+}  // namespace fieldbook::sync

@@ -1,0 +1,162 @@
+// Server-side storage of the sync log, behind an interface so the embedded SQLite backend
+// and the PostgreSQL backend serve the same service.
+//
+// Model: the latest state of every row per tenant. A row carries its cells (value,
+// version, and the seq at which the value was last written), its root (the customer it
+// belongs to, which decides who may see it), and a seq that grows every time the row
+// changes or must be re-sent. Pulling is "rows with seq > cursor in my scope".
+//
+// Invariants every backend keeps:
+//  1. Seqs are per tenant, strictly increasing, and become visible in allocation order:
+//     writers of one tenant are serialised (BeginWrite) so no reader can see seq n+1
+//     before seq n has committed.
+//  2. A write session either commits everything it did or nothing.
+//  3. Tombstones are kept forever (ids are never reused); roots are kept after deletion.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fieldbook/core/status.h"
+#include "fieldbook/core/value.h"
+#include "fieldbook/sync/hlc.h"
+
+namespace fieldbook::server {
+
+using sync::Hlc;
+
+struct StoredCell {
+  Value value;
+  Hlc hlc = 0;
+  std::string site;
+  int64_t wseq = 0;  // seq at which this value was written
+
+  friend bool operator==(const StoredCell& a, const StoredCell& b) {
+    return a.value == b.value && a.hlc == b.hlc && a.site == b.site && a.wseq == b.wseq;
+  }
+};
+
+struct StoredRow {
+  std::string table;
+  std::string id;
+  std::string root_id;
+  int64_t seq = 0;
+  bool deleted = false;
+  Hlc deleted_hlc = 0;
+  std::string deleted_site;
+  std::string echo_site;  // the device that already holds exactly this state, if any
+  std::map<std::string, StoredCell> cells;
+};
+
+struct RootInfo {
+  std::string owner;  // agent; empty for team- or tenant-wide roots
+  std::string team;
+};
+
+struct ScopeChange {
+  int64_t seq = 0;
+  std::string root_id;
+  RootInfo before;
+  RootInfo after;
+};
+
+enum class Role { kAgent, kLead, kAdmin };
+
+// Who is asking: decides which roots they may read and write.
+struct Scope {
+  std::string tenant;
+  std::string agent;
+  std::string team;
+  Role role = Role::kAgent;
+
+  bool Covers(const RootInfo& root) const;
+};
+
+struct PullPage {
+  std::vector<StoredRow> rows;
+  bool more = false;
+};
+
+struct DeviceInfo {
+  std::string site;
+  std::string agent;
+  std::string team;
+  int64_t last_sync_ms = 0;
+  int64_t cursor = 0;
+  bool revoked = false;
+  bool resync_requested = false;
+};
+
+// One connection's worth of access. Not thread-safe; a backend hands out one per request.
+class ServerSession {
+ public:
+  virtual ~ServerSession() = default;
+
+  virtual Status BeginWrite(const std::string& tenant) = 0;
+  virtual Status BeginRead() = 0;
+  virtual Status Commit() = 0;
+  virtual void Rollback() = 0;
+
+  virtual Result<int64_t> NextSeq(const std::string& tenant) = 0;
+  virtual Result<int64_t> MaxSeq(const std::string& tenant) = 0;
+  // Server clock for versions the server itself writes (merges, conflicts).
+  virtual Result<Hlc> TickHlc(int64_t now_ms) = 0;
+
+  virtual Result<std::optional<StoredRow>> GetRow(const std::string& tenant, const std::string& table,
+                                                   const std::string& id) = 0;
+  virtual Status PutRow(const std::string& tenant, const StoredRow& row) = 0;
+  // (table, id) of every row under a root.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> RowsOfRoot(const std::string& tenant,
+                                                                             const std::string& root_id) = 0;
+  virtual Status PutRef(const std::string& tenant, const std::string& parent_id, const std::string& child_table,
+                        const std::string& child_id) = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> Referencing(const std::string& tenant,
+                                                                              const std::string& parent_id) = 0;
+
+  virtual Result<std::optional<RootInfo>> GetRoot(const std::string& tenant, const std::string& root_id) = 0;
+  virtual Status PutRoot(const std::string& tenant, const std::string& root_id, const RootInfo& info) = 0;
+  virtual Status LogScopeChange(const std::string& tenant, const ScopeChange& change) = 0;
+  virtual Result<std::vector<ScopeChange>> ScopeChanges(const std::string& tenant, int64_t after_seq,
+                                                        int64_t upto_seq) = 0;
+
+  // Acknowledged batches: (applied, conflicts) when this batch id was committed before.
+  virtual Result<std::optional<std::pair<int64_t, int64_t>>> GetBatch(const std::string& tenant, const std::string& site,
+                                                                      const std::string& batch_id) = 0;
+  virtual Status PutBatch(const std::string& tenant, const std::string& site, const std::string& batch_id,
+                          int64_t applied, int64_t conflicts, int64_t now_ms) = 0;
+
+  virtual Result<PullPage> Pull(const Scope& scope, int64_t cursor, int limit, const std::string& site) = 0;
+
+  virtual Status TouchDevice(const std::string& tenant, const DeviceInfo& device) = 0;
+  virtual Result<std::optional<DeviceInfo>> GetDevice(const std::string& tenant, const std::string& site) = 0;
+  virtual Result<std::vector<DeviceInfo>> ListDevices(const std::string& tenant) = 0;
+  virtual Status SetDeviceFlags(const std::string& tenant, const std::string& site, std::optional<bool> revoked,
+                                std::optional<bool> resync) = 0;
+  virtual Result<bool> TokenRevoked(const std::string& token_id) = 0;
+  virtual Status RevokeToken(const std::string& token_id, int64_t now_ms) = 0;
+
+  // Health: a trivial query against the database.
+  virtual Status Ping() = 0;
+};
+
+class ServerBackend {
+ public:
+  virtual ~ServerBackend() = default;
+  virtual Result<std::unique_ptr<ServerSession>> OpenSession() = 0;
+  // Random identity chosen when the database was created; devices notice a new one.
+  virtual const std::string& epoch() const = 0;
+  virtual std::string Describe() const = 0;
+};
+
+// The embedded default: one SQLite file (WAL, synchronous=FULL).
+Result<std::unique_ptr<ServerBackend>> OpenSqliteBackend(const std::string& path);
+
+// Cells as stored: {"col":[value, hlc, site, wseq], ...}
+std::string EncodeCells(const std::map<std::string, StoredCell>& cells);
+Result<std::map<std::string, StoredCell>> DecodeCells(std::string_view json);
+
+}  // namespace fieldbook::server

@@ -1,0 +1,214 @@
+// SyncClient round trips: batch preparation, sending, acknowledgement and clock repair.
+#include <algorithm>
+
+#include "fieldbook/core/ids.h"
+#include "fieldbook/sync/change_capture.h"
+#include "fieldbook/sync/client.h"
+
+namespace fieldbook::sync {
+namespace {
+
+constexpr size_t kMaxResponseBytes = 512u << 20;
+constexpr size_t kGzipThreshold = 1024;
+
+Status StatusFromHttp(const HttpResponse& r) {
+  const auto err = DecodeError(r.body);
+  const std::string detail = err ? err->message : r.body.substr(0, 200);
+  if (err) {
+    if (auto code = ErrorCodeFromName(err->code)) {
+      return Status(*code, "server refused the sync (HTTP " + std::to_string(r.status) + "): " + detail);
+    }
+  }
+  if (r.status == 401) return Status(ErrorCode::kUnauthorized, "server refused the token: " + detail);
+  if (r.status == 403) return Status(ErrorCode::kForbidden, "server refused the sync: " + detail);
+  if (r.status >= 500) return Status(ErrorCode::kServerError, "server error HTTP " + std::to_string(r.status) + ": " + detail);
+  return Status(ErrorCode::kMalformedRequest, "server answered HTTP " + std::to_string(r.status) + ": " + detail);
+}
+
+}  // namespace
+
+Result<SyncClient::Batch> SyncClient::PrepareBatch(int push_limit) {
+  FB_ASSIGN_OR_RETURN(Transaction txn, store_.Begin());
+  FB_ASSIGN_OR_RETURN(SyncState state, LoadSyncState(store_));
+  Batch batch;
+  if (!state.batch_id.empty()) {
+    // A batch was sent before and not acknowledged: resend it under the same id.
+    batch.id = state.batch_id;
+    batch.boundary = state.batch_seq;
+  } else {
+    FB_ASSIGN_OR_RETURN(Statement first, store_.Prepare(
+        "SELECT local_seq FROM (SELECT local_seq FROM fb_rows WHERE pending = 1 "
+        "UNION ALL SELECT local_seq FROM fb_cells WHERE pending = 1) ORDER BY local_seq LIMIT 1 OFFSET ?1"));
+    first.Bind(1, static_cast<int64_t>(std::max(1, push_limit)));
+    FB_ASSIGN_OR_RETURN(bool over, first.Step());
+    const int64_t boundary = over ? first.Int(0) - 1 : state.local_seq;
+    first.Reset();
+    FB_ASSIGN_OR_RETURN(Statement any, store_.Prepare(
+        "SELECT EXISTS (SELECT 1 FROM fb_rows WHERE pending = 1 AND local_seq <= ?1) OR "
+        "EXISTS (SELECT 1 FROM fb_cells WHERE pending = 1 AND local_seq <= ?1)"));
+    any.Bind(1, boundary);
+    FB_ASSIGN_OR_RETURN(bool row, any.Step());
+    if (row && any.Int(0) == 1) {
+      batch.id = NewUuidV7(store_.env());
+      batch.boundary = boundary;
+      FB_ASSIGN_OR_RETURN(Statement save, store_.Prepare("UPDATE fb_sync_state SET batch_id = ?1, batch_seq = ?2 WHERE id = 1"));
+      FB_RETURN_IF_ERROR(save.Bind(1, batch.id).Bind(2, batch.boundary).Run());
+    }
+  }
+  if (!batch.id.empty()) {
+    FB_ASSIGN_OR_RETURN(batch.changes, CollectChanges(batch.boundary));
+  }
+  FB_RETURN_IF_ERROR(txn.Commit());
+  return batch;
+}
+
+Status SyncClient::CorrectClock(int64_t server_time) {
+  // Our stamps ran ahead of the server's clock: learn the offset, then give every
+  // unpushed change a fresh stamp from the corrected clock (still after anything we have
+  // received, so causality holds).
+  FB_ASSIGN_OR_RETURN(Transaction txn, store_.Begin());
+  FB_ASSIGN_OR_RETURN(Statement wall, store_.Prepare(
+      "SELECT coalesce(fixed_now, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)), site FROM fb_sync_state"));
+  FB_ASSIGN_OR_RETURN(bool row, wall.Step());
+  if (!row) return Status(ErrorCode::kNotInitialized, "sync state missing");
+  const int64_t skew = server_time - wall.Int(0);
+  const std::string site = wall.String(1);
+  wall.Reset();
+  FB_ASSIGN_OR_RETURN(Statement seen, store_.Prepare(
+      "SELECT max(coalesce((SELECT max(hlc) FROM fb_rows WHERE site <> ?1), 0), "
+      "coalesce((SELECT max(hlc) FROM fb_cells WHERE site <> ?1), 0))"));
+  seen.Bind(1, site);
+  FB_ASSIGN_OR_RETURN(bool has, seen.Step());
+  const Hlc floor = has ? seen.Int(0) : 0;
+  seen.Reset();
+  Hlc clock = std::max(floor, MakeHlc(server_time));
+  FB_ASSIGN_OR_RETURN(Statement items, store_.Prepare(
+      "SELECT 0, tbl, row_id, '', local_seq FROM fb_rows WHERE pending = 1 "
+      "UNION ALL SELECT 1, tbl, row_id, col, local_seq FROM fb_cells WHERE pending = 1 ORDER BY 5"));
+  FB_ASSIGN_OR_RETURN(Statement fix_row, store_.Prepare("UPDATE fb_rows SET hlc = ?3 WHERE tbl = ?1 AND row_id = ?2"));
+  FB_ASSIGN_OR_RETURN(Statement fix_cell, store_.Prepare(
+      "UPDATE fb_cells SET hlc = ?4 WHERE tbl = ?1 AND row_id = ?2 AND col = ?3"));
+  std::vector<std::tuple<int64_t, std::string, std::string, std::string>> todo;
+  for (;;) {
+    FB_ASSIGN_OR_RETURN(bool more, items.Step());
+    if (!more) break;
+    todo.emplace_back(items.Int(0), items.String(1), items.String(2), items.String(3));
+  }
+  for (const auto& [kind, tbl, id, col] : todo) {
+    ++clock;
+    if (kind == 0) {
+      FB_RETURN_IF_ERROR(fix_row.Bind(1, tbl).Bind(2, id).Bind(3, clock).Run());
+      fix_row.Reset();
+    } else {
+      FB_RETURN_IF_ERROR(fix_cell.Bind(1, tbl).Bind(2, id).Bind(3, col).Bind(4, clock).Run());
+      fix_cell.Reset();
+    }
+  }
+  FB_ASSIGN_OR_RETURN(Statement save, store_.Prepare(
+      "UPDATE fb_sync_state SET skew_ms = ?1, hlc = ?2, batch_id = '', batch_seq = 0 WHERE id = 1"));
+  FB_RETURN_IF_ERROR(save.Bind(1, skew).Bind(2, clock).Run());
+  return txn.Commit();
+}
+
+Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batch, SyncReport& report) {
+  FB_ASSIGN_OR_RETURN(Transaction txn, store_.Begin());
+  FB_ASSIGN_OR_RETURN(SyncState state, LoadSyncState(store_));
+  if (!state.batch_id.empty() && response.acked_batch == state.batch_id) {
+    FB_ASSIGN_OR_RETURN(Statement rows, store_.Prepare("UPDATE fb_rows SET pending = 0 WHERE pending = 1 AND local_seq <= ?1"));
+    FB_RETURN_IF_ERROR(rows.Bind(1, state.batch_seq).Run());
+    FB_ASSIGN_OR_RETURN(Statement cells, store_.Prepare(
+        "UPDATE fb_cells SET pending = 0, base_value = NULL WHERE pending = 1 AND local_seq <= ?1"));
+    FB_RETURN_IF_ERROR(cells.Bind(1, state.batch_seq).Run());
+    FB_RETURN_IF_ERROR(store_.Exec("UPDATE fb_sync_state SET batch_id = '', batch_seq = 0 WHERE id = 1"));
+    if (batch.id == state.batch_id) report.pushed += static_cast<int64_t>(batch.changes.size());
+    report.conflicts += response.conflicts;
+  }
+  int64_t cursor = state.cursor;
+  if (response.reset || (!state.epoch.empty() && state.epoch != response.epoch)) cursor = 0;
+  if (response.cursor_from == cursor && response.cursor >= response.cursor_from) {
+    int64_t applied = 0, evicted = 0;
+    FB_RETURN_IF_ERROR(ApplyPage(store_, response.rows, response.evict, &applied, &evicted));
+    report.pulled += applied;
+    report.evicted += evicted;
+    FB_ASSIGN_OR_RETURN(Statement save, store_.Prepare("UPDATE fb_sync_state SET cursor = ?1, epoch = ?2 WHERE id = 1"));
+    FB_RETURN_IF_ERROR(save.Bind(1, response.cursor).Bind(2, response.epoch).Run());
+    report.cursor = response.cursor;
+  }
+  return txn.Commit();
+}
+
+Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
+  SyncReport report;
+  bool clock_corrected = false;
+  for (;;) {
+    if (options.cancel && options.cancel->load()) {
+      return Status(ErrorCode::kCancelled, "sync cancelled; nothing lost, it resumes next time");
+    }
+    if (report.round_trips >= options.max_round_trips) {
+      return Status(ErrorCode::kServerError, "sync did not finish within " + std::to_string(options.max_round_trips) +
+                                                 " round trips");
+    }
+    FB_ASSIGN_OR_RETURN(Batch batch, PrepareBatch(options.push_limit));
+    FB_ASSIGN_OR_RETURN(SyncState state, LoadSyncState(store_));
+    SyncRequest request;
+    request.site = state.site;
+    request.batch_id = batch.id;
+    request.cursor = state.cursor;
+    request.epoch = state.epoch;
+    request.limit = options.page_limit;
+    request.changes = std::move(batch.changes);
+    std::string body = EncodeRequest(request);
+    batch.changes = std::move(request.changes);
+    HttpRequest http;
+    http.path = "/v1/sync";
+    http.headers = {{"Content-Type", "application/json"}, {"Accept-Encoding", "gzip"}};
+    if (!options.token.empty()) http.headers.emplace_back("Authorization", "Bearer " + options.token);
+    if (body.size() > kGzipThreshold) {
+      body = Gzip(body);
+      http.headers.emplace_back("Content-Encoding", "gzip");
+    }
+    http.body = std::move(body);
+    report.bytes_sent += static_cast<int64_t>(http.body.size());
+    ++report.round_trips;
+    auto sent = transport_.Send(http);
+    if (!sent.ok()) {
+      FB_ASSIGN_OR_RETURN(int64_t waiting, PendingRowCount(store_));
+      return Status(sent.status().code() == ErrorCode::kTimeout ? ErrorCode::kTimeout : ErrorCode::kUnreachable,
+                    "server unreachable: " + sent.status().message() + "; nothing lost, " + std::to_string(waiting) +
+                        " changed rows wait for the next sync");
+    }
+    report.bytes_received += static_cast<int64_t>(sent->body.size());
+    if (sent->status != 200) {
+      Status refused = StatusFromHttp(*sent);
+      if (refused.code() == ErrorCode::kClockSkew && !clock_corrected) {
+        const auto err = DecodeError(sent->body);
+        if (err && err->server_time > 0) {
+          FB_RETURN_IF_ERROR(CorrectClock(err->server_time));
+          clock_corrected = true;
+          continue;
+        }
+      }
+      return refused;
+    }
+    std::string payload = std::move(sent->body);
+    if (LooksGzipped(payload)) {
+      FB_ASSIGN_OR_RETURN(payload, Gunzip(payload, kMaxResponseBytes));
+    }
+    FB_ASSIGN_OR_RETURN(SyncResponse response, DecodeResponse(payload));
+    FB_RETURN_IF_ERROR(ApplyResponse(response, batch, report));
+    if (options.progress) {
+      options.progress(SyncProgress{report.pushed, report.pulled, report.round_trips, response.more});
+    }
+    FB_ASSIGN_OR_RETURN(SyncState after, LoadSyncState(store_));
+    const bool acked = batch.id.empty() || after.batch_id.empty();
+    FB_ASSIGN_OR_RETURN(int64_t waiting, PendingRowCount(store_));
+    // Otherwise: more pages, our batch not acknowledged yet (a stale response), or more
+    // local changes than one batch holds.
+    if (!response.more && acked && waiting == 0) break;
+  }
+  FB_ASSIGN_OR_RETURN(SyncState final_state, LoadSyncState(store_));
+  report.cursor = final_state.cursor;
+  return report;
+}
+
+}  // namespace fieldbook::sync

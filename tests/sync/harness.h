@@ -1,0 +1,50 @@
+// In-process sync harness: a server (SQLite backend + the real HTTP API functions) and
+// devices (real stores with change capture) connected by a transport that calls the API
+// directly, optionally through a fault injector.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "fieldbook/core/archive.h"
+#include "fieldbook/core/store.h"
+#include "fieldbook/server/auth.h"
+#include "fieldbook/server/http_api.h"
+#include "fieldbook/sync/change_capture.h"
+#include "fieldbook/sync/client.h"
+
+namespace fieldbook::testing {
+
+// Calls Api::Handle as the network would (headers lower-cased).
+class ApiTransport : public sync::Transport {
+ public:
+  explicit ApiTransport(server::Api& api) : api_(api) {}
+  Result<sync::HttpResponse> Send(const sync::HttpRequest& request) override;
+
+ private:
+  server::Api& api_;
+};
+
+struct TestServer {
+  explicit TestServer(const std::string& path, Env* env = nullptr);
+  std::string Token(const std::string& agent, const std::string& team, server::Role role = server::Role::kAgent,
+                    const std::string& tenant = "t1", int64_t ttl_ms = 3600 * 1000);
+
+  Env* env;
+  std::string secret = "test-secret-0123456789";
+  std::unique_ptr<server::ServerBackend> backend;
+  std::unique_ptr<server::Api> api;
+  std::unique_ptr<ApiTransport> transport;
+};
+
+struct TestDevice {
+  TestDevice(const std::string& path, const std::string& agent, const std::string& team, Env* env = nullptr);
+  Result<sync::SyncReport> Sync(sync::Transport& transport, const std::string& token);
+  std::string Export();
+
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Archive> archive;
+};
+
+}  // namespace fieldbook::testing

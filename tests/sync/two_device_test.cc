@@ -1,0 +1,115 @@
+// Two devices and a server in one process, through the real protocol encoding and API.
+#include <catch2/catch.hpp>
+
+#include "fieldbook/core/json.h"
+#include "support/test_support.h"
+#include "sync/harness.h"
+
+using namespace fieldbook;
+using namespace fieldbook::testing;
+
+namespace {
+
+std::string Field(TestDevice& d, const std::string& id, const char* field) {
+  auto json = d.archive->Show("customers", id);
+  REQUIRE(json.ok());
+  auto doc = ParseJson(*json, "show");
+  const auto& v = (*doc)[field];
+  return v.IsString() ? v.GetString() : ToJson(v);
+}
+
+}  // namespace
+
+TEST_CASE("edits of different fields on two devices merge; a same-field edit is kept as a conflict", "[sync]") {
+  TempDir dir;
+  TestServer server(dir.File("server.db"));
+  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
+  TestDevice b(dir.File("b.db"), "agent-1", "team-1");
+  const std::string token = server.Token("agent-1", "team-1");
+
+  auto id = a.archive->Add("customers", R"({"name":"张三","phones":["13800138000"],"notes":"喜欢钓鱼"})");
+  REQUIRE(id.ok());
+  auto first = a.Sync(*server.transport, token);
+  INFO(first.status().ToString());
+  REQUIRE(first.ok());
+  CHECK(first->pushed == 1);
+  auto got = b.Sync(*server.transport, token);
+  REQUIRE(got.ok());
+  CHECK(got->pulled >= 1);
+  CHECK(Field(b, *id, "name") == "张三");
+
+  // Offline: A edits the phone and the tier, B the tier and the notes.
+  REQUIRE(a.archive->Set("customers", *id, R"({"phones":["13900139000"],"value_tier":"high"})").ok());
+  REQUIRE(b.archive->Set("customers", *id, R"({"value_tier":"potential","notes":"喜欢钓鱼和茶"})").ok());
+  REQUIRE(a.Sync(*server.transport, token).ok());
+  auto rb = b.Sync(*server.transport, token);
+  REQUIRE(rb.ok());
+  CHECK(rb->conflicts == 1);
+  REQUIRE(a.Sync(*server.transport, token).ok());
+
+  CHECK(a.Export() == b.Export());
+  CHECK(Field(a, *id, "phones") == R"(["13900139000"])");
+  CHECK(Field(a, *id, "notes") == "喜欢钓鱼和茶");
+  // The tier: one value won, the other is a conflict record on both devices.
+  const std::string tier = Field(a, *id, "value_tier");
+  auto conflicts = ExportJson(*a.store, {&sync::ConflictsTable()});
+  REQUIRE(conflicts.ok());
+  auto doc = ParseJson(*conflicts, "conflicts");
+  REQUIRE((*doc)["conflicts"].Size() == 1);
+  const auto& c = (*doc)["conflicts"][0];
+  CHECK(std::string(c["col"].GetString()) == "value_tier");
+  CHECK(std::string(c["winner_value"].GetString()) == "\"" + tier + "\"");
+  CHECK(std::string(c["loser_value"].GetString()) == (tier == "high" ? "\"potential\"" : "\"high\""));
+}
+
+TEST_CASE("concurrent note edits in different places merge three-way", "[sync]") {
+  TempDir dir;
+  TestServer server(dir.File("server.db"));
+  TestDevice a(dir.File("a.db"), "agent-1", "");
+  TestDevice b(dir.File("b.db"), "agent-1", "");
+  const std::string token = server.Token("agent-1", "");
+  auto id = a.archive->Add("customers", R"({"name":"李四","notes":"第一行\n第二行\n第三行"})");
+  REQUIRE(id.ok());
+  REQUIRE(a.Sync(*server.transport, token).ok());
+  REQUIRE(b.Sync(*server.transport, token).ok());
+  REQUIRE(a.archive->Set("customers", *id, R"({"notes":"第一行 改\n第二行\n第三行"})").ok());
+  REQUIRE(b.archive->Set("customers", *id, R"({"notes":"第一行\n第二行\n第三行 😀"})").ok());
+  REQUIRE(a.Sync(*server.transport, token).ok());
+  auto rb = b.Sync(*server.transport, token);
+  REQUIRE(rb.ok());
+  CHECK(rb->conflicts == 0);
+  REQUIRE(a.Sync(*server.transport, token).ok());
+  CHECK(Field(a, *id, "notes") == "第一行 改\n第二行\n第三行 😀");
+  CHECK(a.Export() == b.Export());
+}
+
+TEST_CASE("a delete wins over a concurrent edit, which is kept as a conflict record", "[sync]") {
+  TempDir dir;
+  TestServer server(dir.File("server.db"));
+  TestDevice a(dir.File("a.db"), "agent-1", "");
+  TestDevice b(dir.File("b.db"), "agent-1", "");
+  const std::string token = server.Token("agent-1", "");
+  auto id = a.archive->Add("customers", R"({"name":"王五"})");
+  REQUIRE(id.ok());
+  REQUIRE(a.archive->Add("visits", R"({"channel":"phone"})", *id).ok());
+  REQUIRE(a.Sync(*server.transport, token).ok());
+  REQUIRE(b.Sync(*server.transport, token).ok());
+  REQUIRE(a.archive->Remove("customers", *id).ok());
+  REQUIRE(b.archive->Set("customers", *id, R"({"occupation":"教师"})").ok());
+  REQUIRE(b.archive->Add("visits", R"({"channel":"visit","outcome":"见面"})", *id).ok());
+  REQUIRE(a.Sync(*server.transport, token).ok());
+  auto rb = b.Sync(*server.transport, token);
+  INFO(rb.status().ToString());
+  REQUIRE(rb.ok());
+  REQUIRE(a.Sync(*server.transport, token).ok());
+  REQUIRE(b.Sync(*server.transport, token).ok());
+  CHECK(a.Export() == b.Export());
+  CHECK_FALSE(b.archive->Show("customers", *id).ok());
+  auto conflicts = ExportJson(*b.store, {&sync::ConflictsTable()});
+  auto doc = ParseJson(*conflicts, "conflicts");
+  CHECK((*doc)["conflicts"].Size() >= 2);  // the edited customer and the new visit
+  ListQuery visits;
+  visits.table = "visits";
+  auto list = b.archive->List(visits);
+  CHECK(*list == "[]");
+}
