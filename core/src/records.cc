@@ -280,11 +280,20 @@ RowValues ReadRow(const TableSpec& t, const Statement& st) {
 
 // ---------------------------------------------------------------- Records
 
-Records::Records(Store& store, std::map<std::string, TableRule, std::less<>> rules)
-    : store_(store), rules_(std::move(rules)) {}
+Records::Records(Store& store, std::map<std::string, TableRule, std::less<>> rules,
+                 std::vector<const TableSpec*> extra)
+    : store_(store), rules_(std::move(rules)), extra_(std::move(extra)) {}
+
+const TableSpec* Records::FindTable(std::string_view name) const {
+  if (const TableSpec* t = store_.registry().Find(name)) return t;
+  for (const TableSpec* t : extra_) {
+    if (t->name == name) return t;
+  }
+  return nullptr;
+}
 
 const TableSpec& Records::Table(std::string_view name) const {
-  const TableSpec* t = store_.registry().Find(name);
+  const TableSpec* t = FindTable(name);
   assert(t != nullptr && "unknown table");
   return *t;
 }

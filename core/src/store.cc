@@ -319,7 +319,9 @@ Status Store::Configure(const StoreOptions& options) {
     }
   }
   FB_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
-  FB_RETURN_IF_ERROR(Exec("PRAGMA synchronous=" + (options.synchronous == "NORMAL" ? std::string("NORMAL") : "FULL")));
+  const std::string sync_mode =
+      options.synchronous == "NORMAL" || options.synchronous == "OFF" ? options.synchronous : std::string("FULL");
+  FB_RETURN_IF_ERROR(Exec("PRAGMA synchronous=" + sync_mode));
   FB_RETURN_IF_ERROR(Exec("PRAGMA cache_size=-16384"));
   FB_RETURN_IF_ERROR(Exec("PRAGMA temp_store=MEMORY"));
   if (options.max_page_count) {

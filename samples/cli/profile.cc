@@ -1,17 +1,17 @@
 #include "profile.h"
 
+#include "fieldbook/sync/change_capture.h"
+
 namespace fieldbook::cli {
 
 Result<std::unique_ptr<Store>> OpenProfile(const Context& ctx, bool create) {
   StoreOptions options;
   options.create_if_missing = create;
-  return Store::Open(ctx.db, options);
+  FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(ctx.db, options));
+  FB_RETURN_IF_ERROR(sync::AttachSync(*store));
+  return store;
 }
 
-std::vector<const TableSpec*> SyncedTables(const Store& store) {
-  std::vector<const TableSpec*> out;
-  for (const auto& t : store.registry().tables()) out.push_back(&t);
-  return out;
-}
+std::vector<const TableSpec*> SyncedTables(const Store& store) { return sync::SyncedTables(store); }
 
 }  // namespace fieldbook::cli

@@ -119,6 +119,16 @@ std::vector<std::string> TriggersFor(const TableSpec& t) {
          " AND row_id = NEW.id AND root_id IS NOT " + RootExpr(t, "NEW") + "; END";
   out.push_back(upd);
 
+  // Before a delete (and before foreign keys cascade it to children): the deletion saw
+  // only what every unpushed cell of its customer had seen, since those cells showed our
+  // own values rather than the ones others wrote meanwhile. The server uses it to decide
+  // which concurrent edits the deletion overrides unseen (they become conflict records).
+  out.push_back("CREATE TRIGGER " + QuoteIdent(prefix + "_predel") + " BEFORE DELETE ON " + T + " WHEN " +
+                kNotApplying + " BEGIN UPDATE fb_rows SET delete_seen = min("
+                "(SELECT cursor FROM fb_sync_state WHERE id = 1), coalesce((SELECT min(c.seen) FROM fb_cells c "
+                "JOIN fb_rows r ON r.tbl = c.tbl AND r.row_id = c.row_id WHERE c.pending = 1 AND r.root_id = " +
+                RootExpr(t, "OLD") + "), (SELECT cursor FROM fb_sync_state WHERE id = 1))) WHERE tbl = " + lit +
+                " AND row_id = OLD.id; END");
   // Delete: a tombstone at a new version; the cells' history goes with the row.
   out.push_back("CREATE TRIGGER " + QuoteIdent(prefix + "_del") + " AFTER DELETE ON " + T + " WHEN " + kNotApplying +
                 " BEGIN " + TickClock() +
@@ -126,7 +136,8 @@ std::vector<std::string> TriggersFor(const TableSpec& t) {
                 "SELECT " + lit + ", OLD.id, " + RootExpr(t, "OLD") + ", s.hlc, s.site, 1, 1, s.local_seq, s.cursor "
                 "FROM fb_sync_state s WHERE s.id = 1 "
                 "ON CONFLICT(tbl, row_id) DO UPDATE SET hlc = excluded.hlc, site = excluded.site, deleted = 1, "
-                "pending = 1, local_seq = excluded.local_seq, seen = excluded.seen; "
+                "pending = 1, local_seq = excluded.local_seq, "
+                "seen = min(excluded.seen, coalesce(fb_rows.delete_seen, excluded.seen)); "
                 "DELETE FROM fb_cells WHERE tbl = " + lit + " AND row_id = OLD.id; END");
   return out;
 }
@@ -141,11 +152,13 @@ Status CreateSyncTables(Store& store, int from_version) {
       " id INTEGER PRIMARY KEY CHECK (id = 1), site TEXT NOT NULL, hlc INTEGER NOT NULL DEFAULT 0,"
       " local_seq INTEGER NOT NULL DEFAULT 0, applying INTEGER NOT NULL DEFAULT 0, fixed_now INTEGER,"
       " skew_ms INTEGER NOT NULL DEFAULT 0, cursor INTEGER NOT NULL DEFAULT 0, epoch TEXT NOT NULL DEFAULT '',"
-      " batch_id TEXT NOT NULL DEFAULT '', batch_seq INTEGER NOT NULL DEFAULT 0) STRICT;"
+      " batch_id TEXT NOT NULL DEFAULT '', batch_seq INTEGER NOT NULL DEFAULT 0,"
+      " batch_hlc INTEGER NOT NULL DEFAULT 0, received_hlc INTEGER NOT NULL DEFAULT 0,"
+      " accepted_hlc INTEGER NOT NULL DEFAULT 0, request_seq INTEGER NOT NULL DEFAULT 0) STRICT;"
       "CREATE TABLE IF NOT EXISTS fb_rows ("
       " tbl TEXT NOT NULL, row_id TEXT NOT NULL, root_id TEXT, hlc INTEGER NOT NULL, site TEXT NOT NULL,"
       " deleted INTEGER NOT NULL DEFAULT 0, pending INTEGER NOT NULL DEFAULT 0,"
-      " local_seq INTEGER NOT NULL DEFAULT 0, seen INTEGER NOT NULL DEFAULT 0,"
+      " local_seq INTEGER NOT NULL DEFAULT 0, seen INTEGER NOT NULL DEFAULT 0, delete_seen INTEGER,"
       " PRIMARY KEY (tbl, row_id)) STRICT, WITHOUT ROWID;"
       "CREATE INDEX IF NOT EXISTS fb_rows_pending ON fb_rows(local_seq) WHERE pending = 1;"
       "CREATE INDEX IF NOT EXISTS fb_rows_root ON fb_rows(root_id);"
@@ -165,17 +178,26 @@ Status CreateSyncTables(Store& store, int from_version) {
   return st.Bind(1, site).Run();
 }
 
-// Rows that existed before capture was installed are pending creations.
+// Rows that existed before capture was installed are pending creations, all at one new
+// version. The clock moves only when there is something to adopt.
 Status AdoptExistingRows(Store& store, const std::vector<const TableSpec*>& tables) {
+  bool ticked = false;
   for (const TableSpec* t : tables) {
+    FB_ASSIGN_OR_RETURN(Statement any, store.Prepare("SELECT EXISTS (SELECT 1 FROM " + QuoteIdent(t->name) + ")"));
+    FB_ASSIGN_OR_RETURN(bool row, any.Step());
+    if (!row || any.Int(0) == 0) continue;
+    any.Reset();
+    if (!ticked) {
+      FB_RETURN_IF_ERROR(store.Exec("UPDATE fb_sync_state SET hlc = max(hlc + 1, (" + NowMsSql() +
+                                    ") << 16), local_seq = local_seq + 1 WHERE id = 1"));
+      ticked = true;
+    }
     FB_RETURN_IF_ERROR(store.Exec(
         "INSERT OR IGNORE INTO fb_rows(tbl, row_id, root_id, hlc, site, deleted, pending, local_seq, seen) "
         "SELECT " + SqlLiteral(t->name) + ", x.id, " + RootExpr(*t, "x") +
-        ", (SELECT max(hlc + 1, (" + NowMsSql() + ") << 16) FROM fb_sync_state), "
-        "(SELECT site FROM fb_sync_state), 0, 1, (SELECT local_seq FROM fb_sync_state), 0 FROM " +
-        QuoteIdent(t->name) + " x"));
+        ", s.hlc, s.site, 0, 1, s.local_seq, 0 FROM " + QuoteIdent(t->name) + " x, fb_sync_state s WHERE s.id = 1"));
   }
-  return store.Exec("UPDATE fb_sync_state SET hlc = max(hlc + 1, (" + NowMsSql() + ") << 16)");
+  return Status::Ok();
 }
 
 }  // namespace

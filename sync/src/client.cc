@@ -58,6 +58,17 @@ Result<SyncClient::Batch> SyncClient::PrepareBatch(int push_limit) {
   if (!batch.id.empty()) {
     FB_ASSIGN_OR_RETURN(batch.changes, CollectChanges(batch.boundary));
   }
+  if (!batch.id.empty() && state.batch_id.empty()) {
+    // The newest stamp this batch carries (the same on every retry): once acknowledged,
+    // the server holds it and a clock correction must stay above it.
+    Hlc newest = 0;
+    for (const auto& change : batch.changes) {
+      newest = std::max(newest, change.hlc);
+      for (const auto& cell : change.cells) newest = std::max(newest, cell.hlc);
+    }
+    FB_ASSIGN_OR_RETURN(Statement save, store_.Prepare("UPDATE fb_sync_state SET batch_hlc = ?1 WHERE id = 1"));
+    FB_RETURN_IF_ERROR(save.Bind(1, newest).Run());
+  }
   FB_RETURN_IF_ERROR(txn.Commit());
   return batch;
 }
@@ -68,16 +79,15 @@ Status SyncClient::CorrectClock(int64_t server_time) {
   // received, so causality holds).
   FB_ASSIGN_OR_RETURN(Transaction txn, store_.Begin());
   FB_ASSIGN_OR_RETURN(Statement wall, store_.Prepare(
-      "SELECT coalesce(fixed_now, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)), site FROM fb_sync_state"));
+      "SELECT coalesce(fixed_now, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)) FROM fb_sync_state"));
   FB_ASSIGN_OR_RETURN(bool row, wall.Step());
   if (!row) return Status(ErrorCode::kNotInitialized, "sync state missing");
   const int64_t skew = server_time - wall.Int(0);
-  const std::string site = wall.String(1);
   wall.Reset();
+  // New stamps must follow every version the server already holds, ours included, or a
+  // later edit could order before an earlier one.
   FB_ASSIGN_OR_RETURN(Statement seen, store_.Prepare(
-      "SELECT max(coalesce((SELECT max(hlc) FROM fb_rows WHERE site <> ?1), 0), "
-      "coalesce((SELECT max(hlc) FROM fb_cells WHERE site <> ?1), 0))"));
-  seen.Bind(1, site);
+      "SELECT max(received_hlc, accepted_hlc) FROM fb_sync_state WHERE id = 1"));
   FB_ASSIGN_OR_RETURN(bool has, seen.Step());
   const Hlc floor = has ? seen.Int(0) : 0;
   seen.Reset();
@@ -105,7 +115,7 @@ Status SyncClient::CorrectClock(int64_t server_time) {
     }
   }
   FB_ASSIGN_OR_RETURN(Statement save, store_.Prepare(
-      "UPDATE fb_sync_state SET skew_ms = ?1, hlc = ?2, batch_id = '', batch_seq = 0 WHERE id = 1"));
+      "UPDATE fb_sync_state SET skew_ms = ?1, hlc = ?2, batch_id = '', batch_seq = 0, batch_hlc = 0 WHERE id = 1"));
   FB_RETURN_IF_ERROR(save.Bind(1, skew).Bind(2, clock).Run());
   return txn.Commit();
 }
@@ -119,7 +129,9 @@ Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batc
     FB_ASSIGN_OR_RETURN(Statement cells, store_.Prepare(
         "UPDATE fb_cells SET pending = 0, base_value = NULL WHERE pending = 1 AND local_seq <= ?1"));
     FB_RETURN_IF_ERROR(cells.Bind(1, state.batch_seq).Run());
-    FB_RETURN_IF_ERROR(store_.Exec("UPDATE fb_sync_state SET batch_id = '', batch_seq = 0 WHERE id = 1"));
+    FB_RETURN_IF_ERROR(store_.Exec(
+        "UPDATE fb_sync_state SET accepted_hlc = max(accepted_hlc, batch_hlc), batch_id = '', batch_seq = 0, "
+        "batch_hlc = 0 WHERE id = 1"));
     if (batch.id == state.batch_id) report.pushed += static_cast<int64_t>(batch.changes.size());
     report.conflicts += response.conflicts;
   }
@@ -150,7 +162,13 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
     }
     FB_ASSIGN_OR_RETURN(Batch batch, PrepareBatch(options.push_limit));
     FB_ASSIGN_OR_RETURN(SyncState state, LoadSyncState(store_));
+    FB_ASSIGN_OR_RETURN(Statement number, store_.Prepare(
+        "UPDATE fb_sync_state SET request_seq = request_seq + 1 WHERE id = 1 RETURNING request_seq"));
+    FB_ASSIGN_OR_RETURN(bool numbered, number.Step());
+    if (!numbered) return Status(ErrorCode::kNotInitialized, "sync state missing");
     SyncRequest request;
+    request.request = number.Int(0);
+    number.Reset();
     request.site = state.site;
     request.batch_id = batch.id;
     request.cursor = state.cursor;
@@ -195,6 +213,10 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
       FB_ASSIGN_OR_RETURN(payload, Gunzip(payload, kMaxResponseBytes));
     }
     FB_ASSIGN_OR_RETURN(SyncResponse response, DecodeResponse(payload));
+    // A response to an earlier request (a retry's late twin, a replay) describes an older
+    // state of the server: applying it could roll rows back. It is ignored and the
+    // round trip repeated.
+    if (response.request != request.request) continue;
     FB_RETURN_IF_ERROR(ApplyResponse(response, batch, report));
     if (options.progress) {
       options.progress(SyncProgress{report.pushed, report.pulled, report.round_trips, response.more});

@@ -3,7 +3,8 @@
 // The server's row is the truth for every cell this device has not changed since it last
 // pushed; cells with unpushed local edits keep the local value (the push decides).
 // New rows are staged and inserted table by table in one statement each, so the
-// full-text index is updated in bulk; rows whose parent has not arrived wait in fb_stash.
+// full-text index is updated in bulk. Rows whose parent has not arrived, and deletions that
+// would remove unpushed local edits, wait in fb_stash until they can be applied.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -146,11 +147,13 @@ struct PageApplier {
     if (!t) return Status::Ok();  // a table from a newer schema: the server keeps it for us
     // Local state of the row.
     FB_ASSIGN_OR_RETURN(Statement meta, store.Prepare(
-        "SELECT deleted, pending FROM fb_rows WHERE tbl = ?1 AND row_id = ?2"));
+        "SELECT deleted, pending, root_id FROM fb_rows WHERE tbl = ?1 AND row_id = ?2"));
     meta.Bind(1, t->name).Bind(2, row.id);
     FB_ASSIGN_OR_RETURN(bool known, meta.Step());
     const bool local_deleted = known && meta.Int(0) == 1;
     const bool local_pending_row = known && meta.Int(1) == 1;
+    // A tombstone carries no cells: the root of a row we hold comes from our own records.
+    const std::string known_root = known && !meta.IsNull(2) ? meta.String(2) : std::string();
     meta.Reset();
     std::set<std::string> pending_cols;
     {
@@ -165,12 +168,14 @@ struct PageApplier {
     }
     // An unpushed local creation or deletion of this row goes to the server first.
     if (local_pending_row) return Status::Ok();
-    const std::string root = RootOf(*t, row);
+    const std::string root = row.deleted && !known_root.empty() ? known_root : RootOf(*t, row);
 
     if (row.deleted) {
       if (local_deleted) return WriteVersions(*t, row, root, {});
+      // Our unpushed edits under this root must reach the server (and be kept as
+      // conflicts) before the deletion removes them here: it waits in the stash.
       FB_ASSIGN_OR_RETURN(bool blocked, RootHasPending(root));
-      if (blocked) return Status::Ok();  // our unpushed edits under this root reach the server first
+      if (blocked) return Stash(*t, row, root);
       FB_ASSIGN_OR_RETURN(Statement del, store.Prepare("DELETE FROM " + QuoteIdent(t->name) + " WHERE id = ?1"));
       FB_RETURN_IF_ERROR(del.Bind(1, row.id).Run());
       FB_ASSIGN_OR_RETURN(Statement unstash, store.Prepare("DELETE FROM fb_stash WHERE tbl = ?1 AND row_id = ?2"));
@@ -313,7 +318,7 @@ Status ApplyPage(Store& store, const std::vector<WireRow>& rows, const std::vect
     FB_ASSIGN_OR_RETURN(int64_t gone, page.ApplyEvictions(evict));
     if (evicted) *evicted = gone;
     // Later local writes must order after everything received.
-    FB_ASSIGN_OR_RETURN(Statement clock, store.Prepare("UPDATE fb_sync_state SET hlc = max(hlc, ?1) WHERE id = 1"));
+    FB_ASSIGN_OR_RETURN(Statement clock, store.Prepare("UPDATE fb_sync_state SET hlc = max(hlc, ?1), received_hlc = max(received_hlc, ?1) WHERE id = 1"));
     return clock.Bind(1, page.max_hlc).Run();
   }();
   Status reset = store.Exec("UPDATE fb_sync_state SET applying = 0 WHERE id = 1");

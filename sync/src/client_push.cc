@@ -86,12 +86,12 @@ Result<std::vector<PushChange>> SyncClient::CollectChanges(int64_t boundary) {
       change.op = PushChange::Op::kCreate;
       change.hlc = p.row_hlc;
       change.seen = p.row_seen;
-      // Cells edited after creation carry their own (later) versions, even when those
-      // edits fall after the boundary: the server takes the newest and the later batch
-      // resends the same version harmlessly.
+      // Cells edited after creation within this batch carry their own versions; edits after
+      // the boundary travel in a later batch with theirs. Every retry of a batch therefore
+      // carries the same versions.
       FB_ASSIGN_OR_RETURN(Statement later, store_.Prepare(
-          "SELECT col, hlc FROM fb_cells WHERE tbl = ?1 AND row_id = ?2"));
-      later.Bind(1, table).Bind(2, id);
+          "SELECT col, hlc FROM fb_cells WHERE tbl = ?1 AND row_id = ?2 AND local_seq <= ?3"));
+      later.Bind(1, table).Bind(2, id).Bind(3, boundary);
       std::map<std::string, Hlc> versions;
       for (;;) {
         FB_ASSIGN_OR_RETURN(bool more, later.Step());

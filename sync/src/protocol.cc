@@ -177,6 +177,8 @@ std::string EncodeRequest(const SyncRequest& q) {
   w.Int(q.protocol);
   w.Key("site");
   WriteString(w, q.site);
+  w.Key("request");
+  w.Int64(q.request);
   w.Key("batch");
   WriteString(w, q.batch_id);
   w.Key("cursor");
@@ -265,6 +267,7 @@ Result<SyncRequest> DecodeRequest(std::string_view json) {
   }
   FB_ASSIGN_OR_RETURN(q.site, r.Str("site"));
   if (q.site.empty() || q.site.size() > 64) return Malformed("site", "must be 1 to 64 characters");
+  FB_ASSIGN_OR_RETURN(q.request, r.Int("request", false));
   FB_ASSIGN_OR_RETURN(q.batch_id, r.Str("batch", false));
   if (q.batch_id.size() > 64) return Malformed("batch", "at most 64 characters");
   FB_ASSIGN_OR_RETURN(q.cursor, r.Int("cursor", false));
@@ -335,6 +338,8 @@ std::string EncodeResponse(const SyncResponse& s) {
   w.StartObject();
   w.Key("protocol");
   w.Int(kProtocolVersion);
+  w.Key("request");
+  w.Int64(s.request);
   w.Key("epoch");
   WriteString(w, s.epoch);
   w.Key("ack");
@@ -373,6 +378,7 @@ Result<SyncResponse> DecodeResponse(std::string_view json) {
   Reader r{doc, ""};
   SyncResponse s;
   auto fill = [&]() -> Status {
+    FB_ASSIGN_OR_RETURN(s.request, r.Int("request", false));
     FB_ASSIGN_OR_RETURN(s.epoch, r.Str("epoch"));
     FB_ASSIGN_OR_RETURN(s.acked_batch, r.Str("ack", false));
     FB_ASSIGN_OR_RETURN(s.applied, r.Int("applied", false));

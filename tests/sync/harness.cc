@@ -22,8 +22,8 @@ Result<sync::HttpResponse> ApiTransport::Send(const sync::HttpRequest& request) 
   return sync::HttpResponse{reply.status, std::move(reply.body)};
 }
 
-TestServer::TestServer(const std::string& path, Env* e) : env(e ? e : &SystemEnv()) {
-  auto b = server::OpenSqliteBackend(path);
+TestServer::TestServer(const std::string& path, Env* e, bool durable) : env(e ? e : &SystemEnv()) {
+  auto b = server::OpenSqliteBackend(path, durable ? "FULL" : "OFF");
   REQUIRE(b.ok());
   backend = std::move(b).value();
   server::ApiConfig config;
@@ -47,10 +47,11 @@ std::string TestServer::Token(const std::string& agent, const std::string& team,
   return server::SignToken(c, secret);
 }
 
-TestDevice::TestDevice(const std::string& path, const std::string& agent, const std::string& team, Env* env) {
+TestDevice::TestDevice(const std::string& path, const std::string& agent, const std::string& team, Env* env,
+                       bool durable) {
   StoreOptions options;
   options.env = env;
-  options.synchronous = "NORMAL";
+  options.synchronous = durable ? "NORMAL" : "OFF";
   auto s = Store::Open(path, options);
   INFO(s.status().ToString());
   REQUIRE(s.ok());

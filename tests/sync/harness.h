@@ -27,7 +27,8 @@ class ApiTransport : public sync::Transport {
 };
 
 struct TestServer {
-  explicit TestServer(const std::string& path, Env* env = nullptr);
+  // Simulations pass durable = false: nothing is fsynced.
+  explicit TestServer(const std::string& path, Env* env = nullptr, bool durable = true);
   std::string Token(const std::string& agent, const std::string& team, server::Role role = server::Role::kAgent,
                     const std::string& tenant = "t1", int64_t ttl_ms = 3600 * 1000);
 
@@ -39,7 +40,8 @@ struct TestServer {
 };
 
 struct TestDevice {
-  TestDevice(const std::string& path, const std::string& agent, const std::string& team, Env* env = nullptr);
+  TestDevice(const std::string& path, const std::string& agent, const std::string& team, Env* env = nullptr,
+             bool durable = true);
   Result<sync::SyncReport> Sync(sync::Transport& transport, const std::string& token);
   std::string Export();
 

@@ -304,17 +304,19 @@ class SqliteSession final : public ServerSession {
 
 class SqliteBackend final : public ServerBackend {
  public:
-  SqliteBackend(std::string path, std::string epoch) : path_(std::move(path)), epoch_(std::move(epoch)) {}
+  SqliteBackend(std::string path, std::string epoch, std::string synchronous)
+      : path_(std::move(path)), epoch_(std::move(epoch)), synchronous_(std::move(synchronous)) {}
 
   Result<std::unique_ptr<ServerSession>> OpenSession() override {
-    FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(path_));
+    FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(path_, synchronous_));
     return std::unique_ptr<ServerSession>(new SqliteSession(std::move(store)));
   }
   const std::string& epoch() const override { return epoch_; }
   std::string Describe() const override { return "sqlite:" + path_; }
 
-  static Result<std::unique_ptr<Store>> OpenStore(const std::string& path) {
+  static Result<std::unique_ptr<Store>> OpenStore(const std::string& path, const std::string& synchronous) {
     StoreOptions options;
+    options.synchronous = synchronous;
     options.registry = &NoSyncedTables();
     options.busy_timeout_ms = 30000;
     FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(path, options));
@@ -325,12 +327,13 @@ class SqliteBackend final : public ServerBackend {
  private:
   std::string path_;
   std::string epoch_;
+  std::string synchronous_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<ServerBackend>> OpenSqliteBackend(const std::string& path) {
-  FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, SqliteBackend::OpenStore(path));
+Result<std::unique_ptr<ServerBackend>> OpenSqliteBackend(const std::string& path, const std::string& synchronous) {
+  FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, SqliteBackend::OpenStore(path, synchronous));
   uint8_t bytes[12];
   store->env().RandomBytes(bytes, sizeof bytes);
   FB_ASSIGN_OR_RETURN(Statement init, store->Prepare("INSERT OR IGNORE INTO srv_meta(key, value) VALUES ('epoch', ?1)"));
@@ -340,7 +343,7 @@ Result<std::unique_ptr<ServerBackend>> OpenSqliteBackend(const std::string& path
   if (!row) return Status(ErrorCode::kInternal, "server epoch missing");
   const std::string epoch = read.String(0);
   read.Reset();
-  return std::unique_ptr<ServerBackend>(new SqliteBackend(path, epoch));
+  return std::unique_ptr<ServerBackend>(new SqliteBackend(path, epoch, synchronous));
 }
 
 }  // namespace fieldbook::server

@@ -113,6 +113,7 @@ ServiceResult SyncService::HandleSync(ServerSession& session, const Principal& w
     return fail(pushed);
   }
   sync::SyncResponse response;
+  response.request = request->request;
   response.acked_batch = request->batch_id;
   response.applied = result.applied;
   response.conflicts = result.conflicts;
@@ -145,10 +146,20 @@ Status SyncService::PullPage(ServerSession& session, const Principal& who, const
   response.more = page.more;
   response.rows.reserve(page.rows.size());
   for (const auto& row : page.rows) response.rows.push_back(ToWire(row));
+  // Evict only what moved out of scope for good within this page's range: a customer
+  // moved away and back again is simply re-sent (its rows follow the last move).
   FB_ASSIGN_OR_RETURN(std::vector<ScopeChange> moves, session.ScopeChanges(who.tenant, cursor, upto));
   const Scope scope = who.scope();
+  std::map<std::string, std::pair<RootInfo, RootInfo>> net;  // root -> (first before, last after)
+  std::vector<std::string> order;
   for (const auto& move : moves) {
-    if (scope.Covers(move.before) && !scope.Covers(move.after)) response.evict.push_back(move.root_id);
+    auto [it, fresh] = net.emplace(move.root_id, std::make_pair(move.before, move.after));
+    if (fresh) order.push_back(move.root_id);
+    else it->second.second = move.after;
+  }
+  for (const auto& root : order) {
+    const auto& [before, after] = net[root];
+    if (scope.Covers(before) && !scope.Covers(after)) response.evict.push_back(root);
   }
   return Status::Ok();
 }

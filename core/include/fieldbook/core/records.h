@@ -56,9 +56,12 @@ using TableRule = std::function<Status(Store& store, RowValues& row, const RowVa
 
 class Records {
  public:
-  explicit Records(Store& store, std::map<std::string, TableRule, std::less<>> rules = {});
+  // `extra` declares tables kept by layers above core (the sync engine's conflicts).
+  explicit Records(Store& store, std::map<std::string, TableRule, std::less<>> rules = {},
+                   std::vector<const TableSpec*> extra = {});
 
   const TableSpec& Table(std::string_view name) const;  // must exist
+  const TableSpec* FindTable(std::string_view name) const;
 
   // Parses and validates one JSON object for `table`. On insert, required columns must be
   // present unless a rule supplies them; `allow_id` accepts a caller-chosen UUID "id".
@@ -78,6 +81,7 @@ class Records {
  private:
   Store& store_;
   std::map<std::string, TableRule, std::less<>> rules_;
+  std::vector<const TableSpec*> extra_;
 };
 
 // Converts one JSON value for a column, applying its format's validation.

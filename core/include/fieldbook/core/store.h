@@ -38,7 +38,8 @@ struct StoreOptions {
   int busy_timeout_ms = 5000;
   // Caps the file size in pages (tests use it to simulate a full disk).
   std::optional<int64_t> max_page_count;
-  // "FULL" keeps every acknowledged commit across power loss; "NORMAL" only across crashes.
+  // "FULL" keeps every commit across power loss. "NORMAL" and "OFF" keep them across a
+  // killed process but may lose the latest ones on power loss; "OFF" is for simulations.
   std::string synchronous = "FULL";
   Env* env = nullptr;  // defaults to SystemEnv()
   // Tables this store holds; defaults to the customer archive (ArchiveRegistry()).

@@ -3,7 +3,10 @@
 //
 // Tables (created by AttachSync, component "sync"):
 //   fb_sync_state  one row: site id, last HLC, local write counter, `applying` flag,
-//                  server cursor and epoch, the push batch in flight, clock correction.
+//                  server cursor and epoch, the push batch in flight, clock correction,
+//                  the number of the last request sent (a response is applied only if
+//                  it answers that request), and the highest stamps received from the
+//                  server and acknowledged by it (a clock correction never goes below).
 //   fb_rows        per synced row: root id, the version of its creation (or deletion),
 //                  tombstone flag, and whether it still has to be pushed.
 //   fb_cells       per cell changed after creation: version, the cursor the writer had

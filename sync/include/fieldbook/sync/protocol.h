@@ -1,9 +1,10 @@
 // Sync protocol v1: one JSON request/response pair per round trip (docs/protocol.md).
 //
 // POST /v1/sync, body (gzip allowed):
-//   {"protocol":1, "site":S, "batch":B, "cursor":N, "epoch":E, "limit":L, "changes":[...]}
+//   {"protocol":1, "site":S, "request":R, "batch":B, "cursor":N, "epoch":E, "limit":L,
+//    "changes":[...]}
 // reply 200:
-//   {"protocol":1, "epoch":E, "ack":B, "applied":n, "conflicts":n, "from":N, "cursor":M,
+//   {"protocol":1, "request":R, "epoch":E, "ack":B, "applied":n, "conflicts":n, "from":N, "cursor":M,
 //    "more":bool, "server_time":ms, "rows":[...], "evict":[root ids], "reset":bool}
 // any error: {"error":{"code":C, "message":M, "server_time":ms}} with an HTTP status.
 #pragma once
@@ -67,10 +68,12 @@ struct SyncRequest {
   int64_t cursor = 0;
   std::string epoch;      // server identity the cursor belongs to (empty: first sync)
   int limit = 0;          // rows per page wanted (0: server default)
+  int64_t request = 0;    // the device's request number, echoed in the response
   std::vector<PushChange> changes;
 };
 
 struct SyncResponse {
+  int64_t request = 0;    // the request this answers
   std::string epoch;
   std::string acked_batch;
   int64_t applied = 0;

@@ -152,8 +152,10 @@ class ServerBackend {
   virtual std::string Describe() const = 0;
 };
 
-// The embedded default: one SQLite file (WAL, synchronous=FULL).
-Result<std::unique_ptr<ServerBackend>> OpenSqliteBackend(const std::string& path);
+// The embedded default: one SQLite file in WAL mode. `synchronous` is FULL in
+// production (every acknowledged batch survives power loss); simulations pass OFF.
+Result<std::unique_ptr<ServerBackend>> OpenSqliteBackend(const std::string& path,
+                                                         const std::string& synchronous = "FULL");
 
 // Cells as stored: {"col":[value, hlc, site, wseq], ...}
 std::string EncodeCells(const std::map<std::string, StoredCell>& cells);
