@@ -4,6 +4,7 @@
 
 #include "archive_rules.h"
 #include "fieldbook/core/civil_time.h"
+#include "fieldbook/core/validation.h"
 
 namespace fieldbook {
 namespace {
@@ -24,6 +25,38 @@ std::string LikePattern(std::string_view text) {
   }
   out += '%';
   return out;
+}
+
+// Full-text query that every row holding `text` as a substring matches: each distinct
+// three-character piece of it as its own term (the trigram index stores no positions, so
+// phrases are not available). Empty when the text is too short for the index or is not
+// valid UTF-8; the LIKE filter alone then decides.
+std::string TrigramQuery(std::string_view text) {
+  constexpr size_t kMaxTerms = 32;  // any subset of the pieces still selects a superset
+  if (!IsValidUtf8(text) || text.find('\0') != std::string_view::npos) return {};
+  std::vector<size_t> starts;  // byte offset of each character
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    starts.push_back(i);
+    i += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+  }
+  starts.push_back(text.size());
+  std::vector<std::string_view> terms;
+  for (size_t k = 0; k + 3 < starts.size() && terms.size() < kMaxTerms; ++k) {
+    const std::string_view piece = text.substr(starts[k], starts[k + 3] - starts[k]);
+    if (std::find(terms.begin(), terms.end(), piece) == terms.end()) terms.push_back(piece);
+  }
+  std::string query;
+  for (std::string_view piece : terms) {
+    if (!query.empty()) query += " AND ";
+    query += '"';
+    for (char c : piece) {
+      if (c == '"') query += '"';  // a quote inside a string is doubled
+      query += c;
+    }
+    query += '"';
+  }
+  return query;
 }
 
 // Rows of `table` selected by `where` (with `binds`), written as a JSON array.
@@ -195,11 +228,16 @@ Result<std::string> Archive::List(const ListQuery& q) {
   }
   if (!q.search.empty()) {
     if (t->name != "customers") return Status(ErrorCode::kInvalidArgument, "search applies to customers");
+    // The trigram index narrows the rows down (a LIKE with ESCAPE cannot use it); the LIKE
+    // then decides exactly, with % and _ in the text taken literally.
+    if (std::string match = TrigramQuery(q.search); !match.empty()) {
+      binds.emplace_back(std::move(match));
+      add("rowid IN (SELECT rowid FROM fb_customer_fts WHERE fb_customer_fts MATCH ?" + std::to_string(binds.size()) +
+          ")");
+    }
     binds.emplace_back(LikePattern(q.search));
     const std::string p = "?" + std::to_string(binds.size());
-    add("rowid IN (SELECT rowid FROM fb_customer_fts WHERE name LIKE " + p +
-        " ESCAPE '\\' UNION SELECT rowid FROM fb_customer_fts WHERE phones LIKE " + p +
-        " ESCAPE '\\' UNION SELECT rowid FROM fb_customer_fts WHERE notes LIKE " + p + " ESCAPE '\\')");
+    add("(name LIKE " + p + " ESCAPE '\\' OR phones LIKE " + p + " ESCAPE '\\' OR notes LIKE " + p + " ESCAPE '\\')");
   }
   for (const auto& [column, value] : q.equals) {
     if (t->IndexOf(column) < 0) return Status(ErrorCode::kUnknownField, "no such field in " + t->name, column);

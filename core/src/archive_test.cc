@@ -1,0 +1,357 @@
+#include "fieldbook/core/archive.h"
+
+#include <algorithm>
+
+#include "archive_testutil.h"
+
+using namespace fieldbook;
+using fieldbook::testing::ArchiveFixture;
+using fieldbook::testing::Strings;
+using fieldbook::testing::Rows;
+using fieldbook::testing::Text;
+
+namespace {
+
+// A customer with one row in every child table; returns the ids by table name.
+std::map<std::string, std::string> CustomerWithEverything(ArchiveFixture& f) {
+  std::map<std::string, std::string> ids;
+  const std::string c = f.Add("customers", R"({"name":"赵敏","phones":["13800138000"]})");
+  ids["customers"] = c;
+  ids["family_members"] = f.Add("family_members", R"({"relation":"spouse","name":"张无忌"})", c);
+  ids["consents"] = f.Add(
+      "consents", R"({"purpose":"marketing","granted":true,"channel":"paper","recorded_at":"2025-03-01T10:00:00Z"})", c);
+  ids["policies"] = f.Add("policies",
+                          R"({"policy_number":"P-1","product":"安心重疾","effective_date":"2025-01-01",
+                              "premium":500000,"payment_frequency":"annual","is_group":true,
+                              "members":[{"name":"员工甲","employee_no":"E1"}]})",
+                          c);
+  ids["claims"] = f.Add("claims", R"({"policy_id":")" + ids["policies"] +
+                                      R"(","claim_date":"2025-06-01","type":"medical","amount":120000,"status":"reported"})");
+  ids["visits"] = f.Add("visits", R"({"channel":"visit","purpose":"service","outcome":"签了保单"})", c);
+  ids["tasks"] = f.Add("tasks", R"({"title":"回访","due_date":"2025-07-01","customer_id":")" + c + R"("})");
+  return ids;
+}
+
+std::vector<std::string> Search(ArchiveFixture& f, const std::string& text) {
+  ListQuery q;
+  q.search = text;
+  auto names = Strings(f.List(q), "name");
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+using Names = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("a profile belongs to one agent", "[archive]") {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.File("p.db"));
+  REQUIRE(store.ok());
+  CHECK(Archive::LoadProfile(**store).status().code() == ErrorCode::kNotInitialized);
+  Archive archive(**store);
+  CHECK(archive.Add("customers", R"({"name":"a"})").status().code() == ErrorCode::kNotInitialized);
+  Status empty = Archive::Init(**store, "", "");
+  CHECK(empty.code() == ErrorCode::kInvalidArgument);
+  CHECK(empty.field() == "agent");
+  REQUIRE(Archive::Init(**store, "agent-1", "team-a").ok());
+  REQUIRE(Archive::Init(**store, "agent-1", "team-a").ok());  // idempotent
+  Status other = Archive::Init(**store, "agent-2", "");
+  CHECK(other.code() == ErrorCode::kAlreadyInitialized);
+  CHECK(other.message().find("agent-1") != std::string::npos);
+  auto profile = Archive::LoadProfile(**store);
+  REQUIRE(profile.ok());
+  CHECK(profile->agent == "agent-1");
+  CHECK(profile->team == "team-a");
+}
+
+TEST_CASE("every archive table can be added, shown, listed, updated and deleted", "[archive]") {
+  ArchiveFixture f;
+  const auto ids = CustomerWithEverything(f);
+  const std::string customer = ids.at("customers");
+  // The policy brought its policyholder role and its roster along.
+  auto roles = f.List(Rows("policy_roles", customer));
+  REQUIRE(roles.Size() == 1);
+  CHECK(Text(roles[0], "role") == "policyholder");
+  CHECK(Text(roles[0], "party_name") == "赵敏");
+  CHECK(Text(roles[0], "party_id") == customer);
+  REQUIRE(f.List(Rows("group_members", customer)).Size() == 1);
+  auto extra_role = f.Add("policy_roles", R"({"policy_id":")" + ids.at("policies") +
+                                              R"(","role":"beneficiary","party_type":"other","party_name":"周芷若","share_percent":100})");
+
+  std::map<std::string, std::string> all = ids;
+  all["policy_roles"] = extra_role;
+  all["group_members"] = Text(f.List(Rows("group_members", customer))[0], "id");
+  const std::map<std::string, std::pair<std::string, std::string>> edits = {
+      {"customers", {R"({"occupation":"教师"})", "occupation"}},
+      {"family_members", {R"({"occupation":"医生"})", "occupation"}},
+      {"consents", {R"({"wording":"同意接收营销信息"})", "wording"}},
+      {"policies", {R"({"insurer":"平安"})", "insurer"}},
+      {"policy_roles", {R"({"party_name":"周姑娘"})", "party_name"}},
+      {"group_members", {R"({"employee_no":"E2"})", "employee_no"}},
+      {"claims", {R"({"status":"paid"})", "status"}},
+      {"visits", {R"({"outcome":"续保"})", "outcome"}},
+      {"tasks", {R"({"title":"电话回访"})", "title"}},
+  };
+  REQUIRE(edits.size() == ArchiveRegistry().tables().size());
+  for (const auto& [table, id] : all) {
+    INFO(table);
+    CHECK(Text(f.Show(table, id), "id") == id);
+    const auto listed = Strings(f.List(table == "customers" ? Rows(table) : Rows(table, customer)), "id");
+    CHECK(std::find(listed.begin(), listed.end(), id) != listed.end());
+    const auto& [patch, column] = edits.at(table);
+    REQUIRE(f.archive->Set(table, id, patch).ok());
+    auto parsed = ParseJsonObject(patch, "patch");
+    CHECK(Text(f.Show(table, id), column.c_str()) == (*parsed)[column.c_str()].GetString());
+  }
+  // Children first, then the customer: each delete removes exactly one row.
+  for (const auto& [table, id] : all) {
+    if (table == "customers" || table == "policies") continue;
+    INFO(table);
+    REQUIRE(f.archive->Remove(table, id).ok());
+    CHECK(f.archive->Show(table, id).status().code() == ErrorCode::kNotFound);
+    CHECK(f.archive->Remove(table, id).code() == ErrorCode::kNotFound);
+  }
+  REQUIRE(f.archive->Remove("policies", all.at("policies")).ok());
+  REQUIRE(f.archive->Remove("customers", customer).ok());
+  CHECK(f.Count("SELECT count(*) FROM customers") == 0);
+}
+
+TEST_CASE("unknown tables, ids that change and missing rows are refused", "[archive]") {
+  ArchiveFixture f;
+  const std::string c = f.Add("customers", R"({"name":"a"})");
+  CHECK(f.archive->Add("agents", R"({"name":"a"})").status().code() == ErrorCode::kInvalidArgument);
+  Status s = f.archive->Set("customers", c, R"({"id":"0190a5c4-1111-7222-8333-444455556666","name":"b"})");
+  CHECK(s.code() == ErrorCode::kReadOnlyField);
+  CHECK(s.field() == "id");
+  CHECK(f.archive->Set("customers", c, R"({"id":")" + c + R"(","name":"b"})").ok());
+  CHECK(f.archive->Set("customers", "0190a5c4-1111-7222-8333-444455556666", R"({"name":"b"})").code() ==
+        ErrorCode::kNotFound);
+  CHECK(f.archive->Show("customers", "nope").status().code() == ErrorCode::kNotFound);
+  CHECK(f.archive->Set("customers", c, "[1]").code() == ErrorCode::kInvalidJson);
+  CHECK(f.archive->Add("customers", R"({"name":"a",})").status().code() == ErrorCode::kInvalidJson);
+}
+
+TEST_CASE("a failed add leaves nothing behind, not even part of a policy", "[archive]") {
+  ArchiveFixture f;
+  const std::string c = f.Add("customers", R"({"name":"a"})");
+  auto policy = f.archive->Add("policies",
+                               R"({"policy_number":"P","product":"x","effective_date":"2025-01-01","premium":1,
+                                   "payment_frequency":"annual","roles":[{"role":"insured","party_type":"other",
+                                   "party_name":"b"},{"role":"owner"}]})",
+                               c);
+  CHECK(policy.status().field() == "roles[1].role");
+  CHECK(f.Count("SELECT count(*) FROM policies") == 0);
+  CHECK(f.Count("SELECT count(*) FROM policy_roles") == 0);
+}
+
+TEST_CASE("CJK and emoji survive add, show, list and export byte for byte", "[archive][unicode]") {
+  ArchiveFixture f;
+  const std::string name = "司马懿😀";
+  const std::string notes = "喜欢喝🍵，全家👨‍👩‍👧‍👦去过𠀀𪚥村；\"引号\" \\ 反斜杠\n第二行";
+  const std::string street = "北京市海淀区中关村大街１号";  // full-width digit
+  rapidjson::Document in(rapidjson::kObjectType);
+  auto& a = in.GetAllocator();
+  in.AddMember("name", rapidjson::Value(name.c_str(), a), a);
+  in.AddMember("notes", rapidjson::Value(notes.c_str(), a), a);
+  in.AddMember("street", rapidjson::Value(street.c_str(), a), a);
+  const std::string id = f.Add("customers", ToJson(in));
+
+  auto shown = f.archive->Show("customers", id);
+  REQUIRE(shown.ok());
+  CHECK(shown->find(name) != std::string::npos);  // raw UTF-8, not \u escapes
+  auto doc = f.Show("customers", id);
+  CHECK(Text(doc, "name") == name);
+  CHECK(Text(doc, "notes") == notes);
+  CHECK(Text(doc, "street") == street);
+  CHECK(Strings(f.List(ListQuery()), "name") == std::vector<std::string>{name});
+
+  auto exported = ExportJson(*f.store, {ArchiveRegistry().Find("customers")});
+  REQUIRE(exported.ok());
+  auto ex = ParseJsonObject(*exported, "export");
+  REQUIRE(ex.ok());
+  CHECK(Text((*ex)["customers"][0], "notes") == notes);
+  CHECK(exported->find(street) != std::string::npos);
+}
+
+TEST_CASE("search finds substrings of name, phone and notes in any script", "[archive][search]") {
+  ArchiveFixture f;
+  f.Add("customers", R"({"name":"王小明","phones":["13800138000"],"notes":"喜欢打高尔夫，周末有空"})");
+  f.Add("customers", R"({"name":"李小红","phones":["13912345678"],"notes":"code 50%_off; dir C:\\fb"})");
+  f.Add("customers", R"({"name":"张伟","phones":["010-62345678"],"notes":"code 50xyoff, nothing special"})");
+  f.Add("customers", R"({"name":"Anna Weber","notes":"prefers GOLF in the evening 😀"})");
+
+  SECTION("Chinese substrings of two and of three or more characters") {
+    CHECK(Search(f, "小明") == Names{"王小明"});
+    CHECK(Search(f, "王小明") == Names{"王小明"});
+    CHECK(Search(f, "高尔夫") == Names{"王小明"});
+    CHECK(Search(f, "打高尔夫，周末") == Names{"王小明"});
+    CHECK(Search(f, "小") == Names{"李小红", "王小明"});
+    CHECK(Search(f, "尔夫球").empty());
+  }
+  SECTION("phone number substrings") {
+    CHECK(Search(f, "0013800") == Names{"王小明"});
+    CHECK(Search(f, "1234") == Names{"李小红"});
+    CHECK(Search(f, "62345678") == Names{"张伟"});
+    CHECK(Search(f, "138").size() == 1);
+  }
+  SECTION("notes substrings, ASCII case-insensitive, emoji") {
+    CHECK(Search(f, "golf") == Names{"Anna Weber"});
+    CHECK(Search(f, "Nothing Spec") == Names{"张伟"});
+    CHECK(Search(f, "😀") == Names{"Anna Weber"});
+    CHECK(Search(f, "evening 😀") == Names{"Anna Weber"});
+    CHECK(Search(f, "weber") == Names{"Anna Weber"});
+  }
+  SECTION("LIKE metacharacters in the query are literal") {
+    CHECK(Search(f, "50%_off") == Names{"李小红"});
+    CHECK(Search(f, "%") == Names{"李小红"});
+    CHECK(Search(f, "_") == Names{"李小红"});
+    CHECK(Search(f, "%_") == Names{"李小红"});
+    CHECK(Search(f, "C:\\fb") == Names{"李小红"});
+    CHECK(Search(f, "\\") == Names{"李小红"});
+    CHECK(Search(f, "50__off").empty());
+  }
+  SECTION("the index follows updates and deletes") {
+    auto all = f.List(ListQuery());
+    const std::string id = Text(all[0], "id");
+    REQUIRE(f.archive->Set("customers", id, R"({"notes":"now into tennis","phones":["13700001111"]})").ok());
+    CHECK(Search(f, "golf").empty());
+    CHECK(Search(f, "tennis") == Names{"Anna Weber"});
+    CHECK(Search(f, "7000011") == Names{"Anna Weber"});
+    REQUIRE(f.archive->Remove("customers", id).ok());
+    CHECK(Search(f, "tennis").empty());
+    CHECK(f.store->Exec("INSERT INTO fb_customer_fts(fb_customer_fts) VALUES('integrity-check')").ok());
+  }
+  SECTION("search composes with filters and paging") {
+    ListQuery q;
+    q.search = "code";
+    q.equals.emplace_back("name", Value{std::string("张伟")});
+    CHECK(Strings(f.List(q), "name") == Names{"张伟"});
+    q.equals.clear();
+    q.limit = 1;
+    CHECK(f.List(q).Size() == 1);
+    q.offset = 1;
+    CHECK(f.List(q).Size() == 1);
+    q.offset = 2;
+    CHECK(f.List(q).Size() == 0);
+  }
+  SECTION("search applies to customers only") {
+    ListQuery q = Rows("tasks");
+    q.search = "x";
+    CHECK(f.archive->List(q).status().code() == ErrorCode::kInvalidArgument);
+  }
+}
+
+TEST_CASE("deleting a customer deletes every row of its archive", "[archive]") {
+  ArchiveFixture f;
+  const auto ids = CustomerWithEverything(f);
+  const auto other = CustomerWithEverything(f);
+  const std::string c = ids.at("customers");
+  REQUIRE(f.archive->Remove("customers", c).ok());
+  for (const auto& t : ArchiveRegistry().tables()) {
+    if (t.name == "customers" || t.name == "tasks") continue;
+    INFO(t.name);
+    CHECK(f.Count("SELECT count(*) FROM " + QuoteIdent(t.name) + " WHERE customer_id = '" + c + "'") == 0);
+    CHECK(f.Count("SELECT count(*) FROM " + QuoteIdent(t.name) + " WHERE customer_id = '" + other.at("customers") +
+                  "'") >= 1);
+  }
+  CHECK(f.Count("SELECT count(*) FROM customers") == 1);
+  // A task only points at its customer (it may outlive it, e.g. a reassigned customer).
+  CHECK(f.archive->Show("tasks", ids.at("tasks")).ok());
+  auto check = f.store->Prepare("PRAGMA foreign_key_check");
+  REQUIRE(check.ok());
+  CHECK_FALSE(*check->Step());
+}
+
+TEST_CASE("a customer's archive groups its rows by table", "[archive]") {
+  ArchiveFixture f;
+  const auto ids = CustomerWithEverything(f);
+  auto json = f.archive->CustomerArchive(ids.at("customers"));
+  REQUIRE(json.ok());
+  auto doc = ParseJsonObject(*json, "archive");
+  REQUIRE(doc.ok());
+  CHECK(Text((*doc)["customer"], "id") == ids.at("customers"));
+  CHECK((*doc)["family_members"].Size() == 1);
+  CHECK((*doc)["policies"].Size() == 1);
+  CHECK((*doc)["policy_roles"].Size() == 1);
+  CHECK((*doc)["group_members"].Size() == 1);
+  CHECK((*doc)["claims"].Size() == 1);
+  CHECK((*doc)["consents"].Size() == 1);
+  CHECK((*doc)["visits"].Size() == 1);
+  CHECK((*doc)["tasks"].Size() == 1);  // linked by customer_id, though not owned
+  CHECK(f.archive->CustomerArchive("0190a5c4-1111-7222-8333-444455556666").status().code() == ErrorCode::kNotFound);
+}
+
+TEST_CASE("tasks are completed once and listed by due date", "[archive]") {
+  ArchiveFixture f;
+  const std::string late = f.Add("tasks", R"({"title":"b","due_date":"2025-03-02"})");
+  const std::string early = f.Add("tasks", R"({"title":"a","due_date":"2025-03-01","priority":"high"})");
+  auto task = f.Show("tasks", early);
+  CHECK_FALSE(task["done"].GetBool());
+  CHECK(task["done_at"].IsNull());
+  CHECK(Text(task, "owner_agent") == "agent-7");
+  CHECK(Text(task, "kind") == "follow_up");
+  f.env.Advance(60000);
+  REQUIRE(f.archive->CompleteTask(early).ok());
+  task = f.Show("tasks", early);
+  CHECK(task["done"].GetBool());
+  CHECK(task["done_at"].GetInt64() == f.env.NowMs());
+  CHECK(f.archive->CompleteTask("0190a5c4-1111-7222-8333-444455556666").code() == ErrorCode::kNotFound);
+
+  ListQuery q = Rows("tasks");
+  CHECK(Strings(f.List(q), "id") == std::vector<std::string>{early, late});
+  q.equals.emplace_back("done", Value{int64_t{0}});
+  CHECK(Strings(f.List(q), "id") == std::vector<std::string>{late});
+  q.equals.clear();
+  q.due_before = "2025-03-01";
+  CHECK(Strings(f.List(q), "id") == std::vector<std::string>{early});
+  q.due_before = "2025-3-1";
+  CHECK(f.archive->List(q).status().field() == "due");
+  // Re-opening a task clears its completion time.
+  REQUIRE(f.archive->Set("tasks", early, R"({"done":false})").ok());
+  CHECK(f.Show("tasks", early)["done_at"].IsNull());
+}
+
+TEST_CASE("export is canonical: same rows give the same bytes whatever the insert order", "[archive][export]") {
+  const std::string c1 = "0190a5c4-0000-7000-8000-000000000001";
+  const std::string c2 = "0190a5c4-0000-7000-8000-000000000002";
+  const std::vector<std::pair<std::string, std::string>> rows = {
+      {"customers", R"({"id":")" + c2 + R"(","name":"乙","phones":["13800138000","010-62345678"],"interests":["b","a"]})"},
+      {"customers", R"({"id":")" + c1 + R"(","name":"甲","notes":"😀","annual_income":100})"},
+      {"family_members",
+       R"({"id":"0190a5c4-0000-7000-8000-000000000010","customer_id":")" + c1 + R"(","relation":"child","name":"小甲"})"},
+      {"family_members",
+       R"({"id":"0190a5c4-0000-7000-8000-000000000009","customer_id":")" + c2 + R"(","relation":"parent","name":"老乙"})"},
+      {"tasks", R"({"id":"0190a5c4-0000-7000-8000-000000000020","title":"t","due_date":"2025-01-01"})"},
+  };
+  ArchiveFixture forward;
+  ArchiveFixture backward;
+  for (const auto& [table, json] : rows) forward.Add(table, json);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    // Parents before children; otherwise reversed.
+    const auto& [table, json] = rows[i < 2 ? 1 - i : rows.size() + 1 - i];
+    backward.Add(table, json);
+  }
+  std::vector<const TableSpec*> tables;
+  for (const auto& t : ArchiveRegistry().tables()) tables.push_back(&t);
+  std::reverse(tables.begin(), tables.end());  // the caller's order does not matter
+  auto a = ExportJson(*forward.store, tables);
+  auto b = ExportJson(*backward.store, tables);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(*a == *b);
+
+  auto doc = ParseJsonObject(*a, "export");
+  REQUIRE(doc.ok());
+  CHECK(*a == ToCanonicalJson(*doc));  // keys sorted at every level
+  std::string previous_table;
+  for (auto it = doc->MemberBegin(); it != doc->MemberEnd(); ++it) {
+    CHECK(previous_table < it->name.GetString());
+    previous_table = it->name.GetString();
+    auto ids = Strings(it->value, "id");
+    CHECK(std::is_sorted(ids.begin(), ids.end()));
+  }
+  CHECK(doc->MemberCount() == ArchiveRegistry().tables().size());
+  CHECK(Strings((*doc)["customers"], "id") == std::vector<std::string>{c1, c2});
+  CHECK(a->find(R"("interests":["b","a"])") != std::string::npos);  // arrays keep their order
+}
