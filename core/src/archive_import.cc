@@ -86,7 +86,7 @@ Result<ImportReport> Archive::ImportJsonl(std::istream& in, int64_t total_bytes,
   FB_ASSIGN_OR_RETURN(Statement find_ref, store_.Prepare("SELECT id FROM customers WHERE external_ref = ?1 LIMIT 1"));
 
   ImportReport report;
-  std::unordered_map<std::string, int64_t> refs_seen;
+  std::unordered_map<std::string, int64_t> refs_seen, ids_seen;  // -> line number
   int staged = 0;
   int64_t bytes = 0;
   std::string line;
@@ -121,6 +121,12 @@ Result<ImportReport> Archive::ImportJsonl(std::istream& in, int64_t total_bytes,
       if (*found) existing = find_ref.String(0);
       find_ref.Reset();
     } else if (!row->id.empty()) {
+      // Staged rows are not in customers yet, so a repeat would only fail at the flush.
+      auto [it, fresh] = ids_seen.emplace(row->id, report.lines);
+      if (!fresh) {
+        return fail(Status(ErrorCode::kInvalidField,
+                           "id " + row->id + " already appears on line " + std::to_string(it->second), "id"));
+      }
       auto taken = records_.Exists("customers", row->id);
       if (!taken.ok()) return taken.status();
       if (*taken) existing = row->id;
