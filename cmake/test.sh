@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds Fieldbook twice (Release, and ASan+UBSan) and runs every
+# test through ctest in both. Exits non-zero if anything fails.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+./cmake/install-deps.sh
+
+echo "== Release build"
+./cmake/build.sh build
+echo "== Release tests"
+(cd build && ctest -j2 --output-on-failure --timeout 600)
+
+echo "== ASan+UBSan build"
+./cmake/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFIELDBOOK_SANITIZE=ON -DFIELDBOOK_BUILD_BENCH=OFF
+echo "== ASan+UBSan tests"
+# The simulation runs its full seed count in the Release build; a sample here.
+(cd build-asan && FIELDBOOK_SIM_SEEDS="${FIELDBOOK_SIM_SEEDS_ASAN:-40}" \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest -j2 --output-on-failure --timeout 900)
+echo "== all tests passed"
