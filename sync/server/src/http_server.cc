@@ -193,7 +193,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void OnDrain() {
     draining_ = true;
-    if (phase_ == Phase::kIdle && !(parser_ && parser_->got_some())) {
+    // Idle: waiting for a request of which nothing has arrived (nor sits in our buffer).
+    if (phase_ == Phase::kIdle && !(parser_ && parser_->got_some()) && buffer_.size() == 0) {
       phase_ = Phase::kClosing;
       beast::error_code ignored;
       Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -283,6 +284,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       reply = shared_->api.Handle(request);
     } catch (const std::exception& e) {
       shared_->Event("handler_exception", e.what());
+      reply = ErrorReply(500, ErrorCode::kInternal, "internal error");
+    } catch (...) {
+      shared_->Event("handler_exception", "unknown exception");
       reply = ErrorReply(500, ErrorCode::kInternal, "internal error");
     }
     const double ms =
@@ -585,6 +589,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(Api& api, HttpServerConfig
         } catch (const std::exception& e) {
           // A handler threw: that connection is lost, the server goes on.
           shared->Event("worker_exception", e.what());
+        } catch (...) {
+          shared->Event("worker_exception", "unknown exception");
         }
       }
     });

@@ -61,8 +61,8 @@ struct HttpServerConfig {
   std::string token_secret;
   // Called once per answered request, from a worker thread (possibly several at once).
   std::function<void(const AccessLogEntry&)> access_log;
-  // Server events that are not requests ("accept_failed", "worker_exception"); the
-  // detail is a system error text, never request data.
+  // Server events that are not requests ("accept_failed", "handler_exception",
+  // "worker_exception"); the detail is a system error text, never request data.
   std::function<void(const std::string& event, const std::string& detail)> event_log;
 };
 
