@@ -325,3 +325,20 @@ TEST_CASE("a large import is complete, searchable and reports progress", "[impor
   CHECK(f.List(q).Size() == 5);
   ExpectIndexesIntact(f);
 }
+
+TEST_CASE("an import leaves index and cache settings as it found them", "[import]") {
+  ArchiveFixture f;
+  auto setting = [&](const char* key) {
+    return f.Count(std::string("SELECT coalesce((SELECT v FROM fb_customer_fts_config WHERE k = '") + key +
+                   "'), -1)");
+  };
+  REQUIRE(f.store->Exec("INSERT INTO fb_customer_fts(fb_customer_fts, rank) VALUES ('automerge', 8)").ok());
+  ImportOk(f, Lines(0, 100));
+  CHECK(setting("automerge") == 8);
+  CHECK(setting("hashsize") == 1048576);  // FTS5's default, written back explicitly
+  REQUIRE_FALSE(Import(f, Lines(100, 200) + "{}\n").ok());
+  CHECK(setting("automerge") == 8);
+  CHECK(f.Count("SELECT count(*) FROM customers") == 100);
+  // The larger page cache of an import is the connection's own setting again afterwards.
+  CHECK(f.Count("PRAGMA cache_size") == -16384);
+}

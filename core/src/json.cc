@@ -51,6 +51,31 @@ Result<rapidjson::Document> ParseJson(std::string_view text, std::string_view wh
   return doc;
 }
 
+Status ParseJsonObjectInPlace(std::string& text, std::string_view what, rapidjson::Document& doc) {
+  if (text.find('\0') != std::string::npos) {
+    // In-place parsing stops at a NUL byte; a raw NUL is not valid JSON anyway.
+    return Status(ErrorCode::kInvalidJson, std::string(what) + " is not valid JSON: it contains a NUL byte");
+  }
+  if (NestsTooDeep(text)) {
+    return Status(ErrorCode::kInvalidJson, std::string(what) + " nests deeper than " +
+                                               std::to_string(kMaxDepth) + " levels");
+  }
+  doc.SetNull();
+  doc.GetAllocator().Clear();
+  doc.ParseInsitu<rapidjson::kParseValidateEncodingFlag>(text.data());
+  if (doc.HasParseError()) {
+    return Status(ErrorCode::kInvalidJson,
+                  std::string(what) + " is not valid JSON: " +
+                      rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
+                      std::to_string(doc.GetErrorOffset()));
+  }
+  if (!doc.IsObject()) {
+    return Status(ErrorCode::kInvalidJson,
+                  std::string(what) + " must be a JSON object, not " + JsonTypeName(doc));
+  }
+  return Status::Ok();
+}
+
 Result<rapidjson::Document> ParseJsonObject(std::string_view text, std::string_view what) {
   auto doc = ParseJson(text, what);
   if (doc.ok() && !doc->IsObject()) {

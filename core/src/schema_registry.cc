@@ -14,7 +14,11 @@ const ColumnSpec* TableSpec::Find(std::string_view column) const {
 
 int TableSpec::IndexOf(std::string_view column) const {
   for (size_t i = 0; i < columns.size(); ++i) {
-    if (columns[i].name == column) return static_cast<int>(i);
+    // Called for every key of every row: most names differ in length or first letter.
+    const std::string& name = columns[i].name;
+    if (name.size() == column.size() && (column.empty() || name[0] == column[0]) && name == column) {
+      return static_cast<int>(i);
+    }
   }
   return -1;
 }

@@ -1,6 +1,7 @@
 // Row ids are UUIDv7 text (RFC 9562): time-ordered, 36 characters, lower-case hex.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -9,6 +10,9 @@
 namespace fieldbook {
 
 std::string NewUuidV7(Env& env);
+// The UUIDv7 of instant `ms` built from 16 random bytes (74 bits of them are used), for
+// writers that draw randomness for many ids at once.
+std::string UuidV7(int64_t ms, const uint8_t* random16);
 // True for any canonical 8-4-4-4-12 hex UUID (any version), lower or upper case.
 bool IsUuid(std::string_view text);
 // Lower-case hex of bytes.

@@ -19,6 +19,10 @@ namespace fieldbook {
 Result<rapidjson::Document> ParseJson(std::string_view text, std::string_view what);
 // Like ParseJson, and the value must be an object.
 Result<rapidjson::Document> ParseJsonObject(std::string_view text, std::string_view what);
+// ParseJsonObject for bulk input: parses `text` in place into `doc`, reusing the memory
+// of `doc`'s allocator. The document's strings point into `text`, which must outlive them
+// and stay unchanged; `what` names the input in the message.
+Status ParseJsonObjectInPlace(std::string& text, std::string_view what, rapidjson::Document& doc);
 
 std::string ToJson(const rapidjson::Value& value);
 // Object keys sorted by byte order at every level; arrays keep their order.
