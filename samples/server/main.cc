@@ -2,6 +2,7 @@
 // the command line). stdout carries exactly one line, "listening on HOST:PORT", once
 // connections are accepted; stderr carries one JSON object per line (requests and
 // lifecycle events) with no bodies, tokens or error messages in it.
+#include <malloc.h>
 #include <signal.h>
 
 #include <chrono>
@@ -158,5 +159,11 @@ int main(int argc, char** argv) {
   if (!args.empty() && args.front() == "token") {
     return fieldbook::server_cli::Token(std::vector<std::string>(args.begin() + 1, args.end()));
   }
+#ifdef __GLIBC__
+  // Sync bodies are megabytes: keep freed memory for the next request rather than
+  // returning it to the kernel and faulting it in again.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
   return fieldbook::server_cli::Run(args);
 }

@@ -11,6 +11,26 @@ namespace {
 constexpr size_t kMaxResponseBytes = 512u << 20;
 constexpr size_t kGzipThreshold = 1024;
 
+// Sync bookkeeping commits (batch ids, cursors, pulled pages) need not reach the disk
+// before the next step: a device that loses the latest of them to a power cut pulls or
+// pushes again, and the server's merge makes a repeated push harmless. Local edits keep
+// the store's own durability; this only applies while SyncClient::Sync runs.
+class SyncDurability {
+ public:
+  explicit SyncDurability(Store& store) : store_(store) {
+    auto st = store_.Prepare("PRAGMA synchronous");
+    if (st.ok() && st->Step().ok()) previous_ = st->Int(0);
+    (void)store_.Exec("PRAGMA synchronous=NORMAL");
+  }
+  ~SyncDurability() {
+    if (previous_ >= 0) (void)store_.Exec("PRAGMA synchronous=" + std::to_string(previous_));
+  }
+
+ private:
+  Store& store_;
+  int64_t previous_ = -1;
+};
+
 Status StatusFromHttp(const HttpResponse& r) {
   const auto err = DecodeError(r.body);
   const std::string detail = err ? err->message : r.body.substr(0, 200);
@@ -29,8 +49,14 @@ Status StatusFromHttp(const HttpResponse& r) {
 
 Result<SyncClient::Batch> SyncClient::PrepareBatch(int push_limit) {
   FB_ASSIGN_OR_RETURN(Transaction txn, store_.Begin());
-  FB_ASSIGN_OR_RETURN(SyncState state, LoadSyncState(store_));
+  FB_ASSIGN_OR_RETURN(Statement number, store_.Prepare(
+      "UPDATE fb_sync_state SET request_seq = request_seq + 1 WHERE id = 1 RETURNING request_seq"));
+  FB_ASSIGN_OR_RETURN(bool numbered, number.Step());
+  if (!numbered) return Status(ErrorCode::kNotInitialized, "sync state missing");
   Batch batch;
+  batch.request = number.Int(0);
+  number.Reset();
+  FB_ASSIGN_OR_RETURN(SyncState state, LoadSyncState(store_));
   if (!state.batch_id.empty()) {
     // A batch was sent before and not acknowledged: resend it under the same id.
     batch.id = state.batch_id;
@@ -150,6 +176,7 @@ Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batc
 }
 
 Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
+  SyncDurability durability(store_);
   SyncReport report;
   bool clock_corrected = false;
   for (;;) {
@@ -162,13 +189,8 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
     }
     FB_ASSIGN_OR_RETURN(Batch batch, PrepareBatch(options.push_limit));
     FB_ASSIGN_OR_RETURN(SyncState state, LoadSyncState(store_));
-    FB_ASSIGN_OR_RETURN(Statement number, store_.Prepare(
-        "UPDATE fb_sync_state SET request_seq = request_seq + 1 WHERE id = 1 RETURNING request_seq"));
-    FB_ASSIGN_OR_RETURN(bool numbered, number.Step());
-    if (!numbered) return Status(ErrorCode::kNotInitialized, "sync state missing");
     SyncRequest request;
-    request.request = number.Int(0);
-    number.Reset();
+    request.request = batch.request;
     request.site = state.site;
     request.batch_id = batch.id;
     request.cursor = state.cursor;
@@ -182,7 +204,7 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
     http.headers = {{"Content-Type", "application/json"}, {"Accept-Encoding", "gzip"}};
     if (!options.token.empty()) http.headers.emplace_back("Authorization", "Bearer " + options.token);
     if (body.size() > kGzipThreshold) {
-      body = Gzip(body);
+      body = Gzip(body, GzipLevelFor(body.size()));
       http.headers.emplace_back("Content-Encoding", "gzip");
     }
     http.body = std::move(body);

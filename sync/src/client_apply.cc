@@ -1,12 +1,17 @@
 // SyncClient: applying pulled pages.
 //
 // The server's row is the truth for every cell this device has not changed since it last
-// pushed; cells with unpushed local edits keep the local value (the push decides).
-// New rows are staged and inserted table by table in one statement each, so the
-// full-text index is updated in bulk. Rows whose parent has not arrived, and deletions that
-// would remove unpushed local edits, wait in fb_stash until they can be applied.
+// pushed; cells with unpushed local edits keep the local value (the push decides). A
+// column a pulled row does not list is null.
+//
+// Speed matters most for an initial sync (every row new): the page's local bookkeeping
+// is loaded in two set-based queries, new rows are staged and inserted table by table in
+// one statement each (so the full-text index is updated in bulk), and their version
+// records are written with one prepared statement each. Rows whose parent has not
+// arrived, and deletions that would remove unpushed local edits, wait in fb_stash.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "fieldbook/core/json.h"
@@ -17,25 +22,74 @@
 namespace fieldbook::sync {
 namespace {
 
-using RowKey = std::pair<std::string, std::string>;
+using RowKey = std::pair<std::string, std::string>;  // (table, id)
+
+struct LocalMeta {
+  bool deleted = false;
+  bool pending = false;
+  std::string root;
+};
 
 struct PageApplier {
+  PageApplier(Store& s, std::vector<const TableSpec*> t) : store(s), tables(std::move(t)) {}
+
   Store& store;
   std::vector<const TableSpec*> tables;
+  std::map<RowKey, LocalMeta> meta;                     // fb_rows of the rows being applied
+  std::map<RowKey, std::set<std::string>> pending;      // unpushed cells of those rows
   std::map<std::string, std::set<std::string>> staged;  // table -> ids staged in this page
-  std::set<std::string> stage_tables_created;
+  std::map<RowKey, bool> exists_cache;
+  std::map<std::string, Statement> stage_inserts;      // table -> prepared staging insert
+  std::optional<Statement> upsert_row, insert_cell;     // prepared once per page
+  bool stash_in_use = false;
   Hlc max_hlc = 0;
   int64_t applied = 0;
 
-  Result<bool> RowExists(const std::string& table, const std::string& id) {
-    if (staged[table].count(id)) return true;
-    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare("SELECT 1 FROM " + QuoteIdent(table) + " WHERE id = ?1"));
-    st.Bind(1, id);
-    return st.Step();
+  // Loads fb_rows and pending fb_cells for a batch of pulled rows.
+  Status Preload(const std::vector<const WireRow*>& rows) {
+    if (rows.empty()) return Status::Ok();
+    rapidjson::Document ids(rapidjson::kArrayType);
+    for (const WireRow* r : rows) {
+      ids.PushBack(rapidjson::Value(r->id.c_str(), static_cast<rapidjson::SizeType>(r->id.size()), ids.GetAllocator()),
+                   ids.GetAllocator());
+    }
+    const std::string json = ToJson(ids);
+    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
+        "SELECT tbl, row_id, deleted, pending, root_id FROM fb_rows WHERE row_id IN (SELECT value FROM json_each(?1))"));
+    st.Bind(1, json);
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      meta[{st.String(0), st.String(1)}] = LocalMeta{st.Int(2) == 1, st.Int(3) == 1, st.IsNull(4) ? "" : st.String(4)};
+    }
+    FB_ASSIGN_OR_RETURN(Statement cells, store.Prepare(
+        "SELECT tbl, row_id, col FROM fb_cells WHERE pending = 1 AND row_id IN (SELECT value FROM json_each(?1))"));
+    cells.Bind(1, json);
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, cells.Step());
+      if (!row) break;
+      pending[{cells.String(0), cells.String(1)}].insert(cells.String(2));
+    }
+    FB_ASSIGN_OR_RETURN(Statement stash, store.Prepare("SELECT EXISTS (SELECT 1 FROM fb_stash)"));
+    FB_ASSIGN_OR_RETURN(bool any, stash.Step());
+    stash_in_use = any && stash.Int(0) == 1;
+    return Status::Ok();
   }
 
-  // Items of this row's root that still wait to be pushed: the row must not be removed
-  // under them, or the edits would be lost before the server could record them.
+  Result<bool> RowExists(const std::string& table, const std::string& id) {
+    if (staged[table].count(id)) return true;
+    const RowKey key{table, id};
+    if (auto it = meta.find(key); it != meta.end() && !it->second.pending) return !it->second.deleted;
+    if (auto it = exists_cache.find(key); it != exists_cache.end()) return it->second;
+    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare("SELECT 1 FROM " + QuoteIdent(table) + " WHERE id = ?1"));
+    st.Bind(1, id);
+    FB_ASSIGN_OR_RETURN(bool found, st.Step());
+    exists_cache[key] = found;
+    return found;
+  }
+
+  // Items of this root that still wait to be pushed: the row must not be removed under
+  // them, or the edits would be lost before the server could record them.
   Result<bool> RootHasPending(const std::string& root) {
     FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
         "SELECT EXISTS (SELECT 1 FROM fb_rows WHERE root_id = ?1 AND pending = 1) OR EXISTS ("
@@ -46,17 +100,22 @@ struct PageApplier {
     return row && st.Int(0) == 1;
   }
 
+  static const Value* CellOf(const WireRow& row, const std::string& col) {
+    for (const auto& [c, v] : row.cells) {
+      if (c == col) return &v;
+    }
+    return nullptr;
+  }
+
   std::string RootOf(const TableSpec& t, const WireRow& row) {
-    auto cell = [&](const std::string& col) -> std::string {
-      for (const auto& [c, v] : row.cells) {
-        if (c == col && AsText(v)) return *AsText(v);
-      }
-      return {};
+    auto text = [&](const std::string& col) -> std::string {
+      const Value* v = CellOf(row, col);
+      return v && AsText(*v) ? *AsText(*v) : std::string();
     };
     switch (t.partition.kind) {
       case PartitionKind::kSelf: return row.id;
-      case PartitionKind::kRoot: return cell(t.partition.root_column);
-      case PartitionKind::kTeam: return "team:" + cell(t.partition.team_column);
+      case PartitionKind::kRoot: return text(t.partition.root_column);
+      case PartitionKind::kTeam: return "team:" + text(t.partition.team_column);
       case PartitionKind::kTenant: return "tenant";
     }
     return row.id;
@@ -68,32 +127,46 @@ struct PageApplier {
     FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
         "INSERT INTO fb_stash(tbl, row_id, root_id, body) VALUES (?1, ?2, ?3, ?4) "
         "ON CONFLICT(tbl, row_id) DO UPDATE SET root_id = excluded.root_id, body = excluded.body"));
+    stash_in_use = true;
     return st.Bind(1, t.name).Bind(2, row.id).Bind(3, root).Bind(4, EncodeResponse(holder)).Run();
   }
 
+  Status Unstash(const TableSpec& t, const WireRow& row) {
+    if (!stash_in_use) return Status::Ok();
+    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare("DELETE FROM fb_stash WHERE tbl = ?1 AND row_id = ?2"));
+    return st.Bind(1, t.name).Bind(2, row.id).Run();
+  }
+
+  // Records the row's versions: the row's default in fb_rows, differing cells in fb_cells
+  // (unpushed cells keep their own entries).
   Status WriteVersions(const TableSpec& t, const WireRow& row, const std::string& root,
-                       const std::set<std::string>& pending_cols) {
-    FB_ASSIGN_OR_RETURN(Statement meta, store.Prepare(
-        "INSERT INTO fb_rows(tbl, row_id, root_id, hlc, site, deleted, pending, local_seq, seen) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, 0) ON CONFLICT(tbl, row_id) DO UPDATE SET "
-        "root_id = excluded.root_id, hlc = excluded.hlc, site = excluded.site, deleted = excluded.deleted, pending = 0"));
-    FB_RETURN_IF_ERROR(meta.Bind(1, t.name).Bind(2, row.id).Bind(3, root).Bind(4, row.hlc).Bind(5, row.site)
+                       const std::set<std::string>& pending_cols, bool fresh) {
+    if (!upsert_row) {
+      FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
+          "INSERT INTO fb_rows(tbl, row_id, root_id, hlc, site, deleted, pending, local_seq, seen) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, 0) ON CONFLICT(tbl, row_id) DO UPDATE SET "
+          "root_id = excluded.root_id, hlc = excluded.hlc, site = excluded.site, deleted = excluded.deleted, pending = 0"));
+      upsert_row.emplace(std::move(st));
+    }
+    Statement& st = *upsert_row;
+    FB_RETURN_IF_ERROR(st.Bind(1, t.name).Bind(2, row.id).Bind(3, root).Bind(4, row.hlc).Bind(5, row.site)
                            .Bind(6, int64_t{row.deleted ? 1 : 0}).Run());
-    if (row.deleted) {
-      FB_ASSIGN_OR_RETURN(Statement drop, store.Prepare("DELETE FROM fb_cells WHERE tbl = ?1 AND row_id = ?2"));
-      return drop.Bind(1, t.name).Bind(2, row.id).Run();
-    }
-    if (pending_cols.empty()) {
-      FB_ASSIGN_OR_RETURN(Statement drop, store.Prepare("DELETE FROM fb_cells WHERE tbl = ?1 AND row_id = ?2"));
-      FB_RETURN_IF_ERROR(drop.Bind(1, t.name).Bind(2, row.id).Run());
-    } else {
+    st.Reset();
+    meta[{t.name, row.id}] = LocalMeta{row.deleted, false, root};
+    if (!fresh) {
       FB_ASSIGN_OR_RETURN(Statement drop, store.Prepare(
-          "DELETE FROM fb_cells WHERE tbl = ?1 AND row_id = ?2 AND pending = 0"));
+          row.deleted || pending_cols.empty() ? "DELETE FROM fb_cells WHERE tbl = ?1 AND row_id = ?2"
+                                              : "DELETE FROM fb_cells WHERE tbl = ?1 AND row_id = ?2 AND pending = 0"));
       FB_RETURN_IF_ERROR(drop.Bind(1, t.name).Bind(2, row.id).Run());
     }
-    FB_ASSIGN_OR_RETURN(Statement cell, store.Prepare(
-        "INSERT INTO fb_cells(tbl, row_id, col, hlc, site, pending) VALUES (?1, ?2, ?3, ?4, ?5, 0) "
-        "ON CONFLICT(tbl, row_id, col) DO NOTHING"));
+    if (row.deleted || row.versions.empty()) return Status::Ok();
+    if (!insert_cell) {
+      FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
+          "INSERT INTO fb_cells(tbl, row_id, col, hlc, site, pending) VALUES (?1, ?2, ?3, ?4, ?5, 0) "
+          "ON CONFLICT(tbl, row_id, col) DO NOTHING"));
+      insert_cell.emplace(std::move(st));
+    }
+    Statement& cell = *insert_cell;
     for (const auto& [col, version] : row.versions) {
       if (pending_cols.count(col)) continue;
       FB_RETURN_IF_ERROR(cell.Bind(1, t.name).Bind(2, row.id).Bind(3, col).Bind(4, version.hlc).Bind(5, version.site).Run());
@@ -103,19 +176,22 @@ struct PageApplier {
   }
 
   Status StageInsert(const TableSpec& t, const WireRow& row) {
-    const std::string stage = "fb_stage_" + t.name;
-    if (!stage_tables_created.count(t.name)) {
+    auto it = stage_inserts.find(t.name);
+    if (it == stage_inserts.end()) {
+      const std::string stage = "fb_stage_" + t.name;
       FB_RETURN_IF_ERROR(store.Exec("CREATE TEMP TABLE IF NOT EXISTS " + QuoteIdent(stage) + " AS SELECT * FROM main." +
                                     QuoteIdent(t.name) + " WHERE 0"));
-      stage_tables_created.insert(t.name);
+      std::string sql = "INSERT INTO temp." + QuoteIdent(stage) + " (id";
+      std::string params = "?1";
+      for (size_t i = 0; i < t.columns.size(); ++i) {
+        sql += ", " + QuoteIdent(t.columns[i].name);
+        params += ", ?" + std::to_string(i + 2);
+      }
+      FB_ASSIGN_OR_RETURN(Statement prepared, store.Prepare(sql + ") VALUES (" + params + ")"));
+      it = stage_inserts.emplace(t.name, std::move(prepared)).first;
     }
-    std::string sql = "INSERT INTO temp." + QuoteIdent(stage) + " (id";
-    std::string params = "?1";
-    for (size_t i = 0; i < t.columns.size(); ++i) {
-      sql += ", " + QuoteIdent(t.columns[i].name);
-      params += ", ?" + std::to_string(i + 2);
-    }
-    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(sql + ") VALUES (" + params + ")"));
+    Statement& st = it->second;
+    st.Reset();
     st.Bind(1, row.id);
     for (size_t i = 0; i < t.columns.size(); ++i) st.BindNull(static_cast<int>(i) + 2);
     for (const auto& [col, value] : row.cells) {
@@ -123,6 +199,7 @@ struct PageApplier {
       if (index >= 0) st.Bind(index + 2, value);
     }
     FB_RETURN_IF_ERROR(st.Run());
+    st.Reset();
     staged[t.name].insert(row.id);
     return Status::Ok();
   }
@@ -135,6 +212,7 @@ struct PageApplier {
       const std::string stage = "temp." + QuoteIdent("fb_stage_" + t->name);
       FB_RETURN_IF_ERROR(store.Exec("INSERT INTO main." + QuoteIdent(t->name) + " (" + cols + ") SELECT " + cols +
                                     " FROM " + stage + " ORDER BY rowid; DELETE FROM " + stage));
+      for (const auto& id : staged[t->name]) exists_cache[{t->name, id}] = true;
       staged[t->name].clear();
     }
     return Status::Ok();
@@ -145,62 +223,48 @@ struct PageApplier {
     for (const auto& [col, v] : row.versions) max_hlc = std::max(max_hlc, v.hlc);
     const TableSpec* t = FindSyncedTable(store, row.table);
     if (!t) return Status::Ok();  // a table from a newer schema: the server keeps it for us
-    // Local state of the row.
-    FB_ASSIGN_OR_RETURN(Statement meta, store.Prepare(
-        "SELECT deleted, pending, root_id FROM fb_rows WHERE tbl = ?1 AND row_id = ?2"));
-    meta.Bind(1, t->name).Bind(2, row.id);
-    FB_ASSIGN_OR_RETURN(bool known, meta.Step());
-    const bool local_deleted = known && meta.Int(0) == 1;
-    const bool local_pending_row = known && meta.Int(1) == 1;
-    // A tombstone carries no cells: the root of a row we hold comes from our own records.
-    const std::string known_root = known && !meta.IsNull(2) ? meta.String(2) : std::string();
-    meta.Reset();
-    std::set<std::string> pending_cols;
-    {
-      FB_ASSIGN_OR_RETURN(Statement cells, store.Prepare(
-          "SELECT col FROM fb_cells WHERE tbl = ?1 AND row_id = ?2 AND pending = 1"));
-      cells.Bind(1, t->name).Bind(2, row.id);
-      for (;;) {
-        FB_ASSIGN_OR_RETURN(bool more, cells.Step());
-        if (!more) break;
-        pending_cols.insert(cells.String(0));
-      }
-    }
+    const RowKey key{t->name, row.id};
+    const auto known_it = meta.find(key);
+    const bool known = known_it != meta.end();
+    const bool local_deleted = known && known_it->second.deleted;
     // An unpushed local creation or deletion of this row goes to the server first.
-    if (local_pending_row) return Status::Ok();
-    const std::string root = row.deleted && !known_root.empty() ? known_root : RootOf(*t, row);
+    if (known && known_it->second.pending) return Status::Ok();
+    // A tombstone carries no cells: the root of a row we hold comes from our own records.
+    const std::string root = row.deleted && known && !known_it->second.root.empty() ? known_it->second.root : RootOf(*t, row);
+    static const std::set<std::string> kNone;
+    const auto pending_it = pending.find(key);
+    const std::set<std::string>& pending_cols = pending_it != pending.end() ? pending_it->second : kNone;
 
     if (row.deleted) {
-      if (local_deleted) return WriteVersions(*t, row, root, {});
+      if (local_deleted) return WriteVersions(*t, row, root, kNone, false);
+      if (!known) return WriteVersions(*t, row, root, kNone, false);  // never had it: remember the id is gone
       // Our unpushed edits under this root must reach the server (and be kept as
       // conflicts) before the deletion removes them here: it waits in the stash.
       FB_ASSIGN_OR_RETURN(bool blocked, RootHasPending(root));
       if (blocked) return Stash(*t, row, root);
       FB_ASSIGN_OR_RETURN(Statement del, store.Prepare("DELETE FROM " + QuoteIdent(t->name) + " WHERE id = ?1"));
       FB_RETURN_IF_ERROR(del.Bind(1, row.id).Run());
-      FB_ASSIGN_OR_RETURN(Statement unstash, store.Prepare("DELETE FROM fb_stash WHERE tbl = ?1 AND row_id = ?2"));
-      FB_RETURN_IF_ERROR(unstash.Bind(1, t->name).Bind(2, row.id).Run());
+      exists_cache[key] = false;
+      FB_RETURN_IF_ERROR(Unstash(*t, row));
       ++applied;
-      return WriteVersions(*t, row, root, {});
+      return WriteVersions(*t, row, root, kNone, false);
     }
     if (local_deleted) return Status::Ok();  // a deletion wins; the server agrees once it has ours
 
-    FB_ASSIGN_OR_RETURN(bool exists, RowExists(t->name, row.id));
+    FB_ASSIGN_OR_RETURN(bool exists, known ? RowExists(t->name, row.id) : Result<bool>(staged[t->name].count(row.id) > 0));
     if (!exists) {
       // Parents first: a row whose parent has not arrived waits in the stash.
       for (const auto& c : t->columns) {
         if (c.references.empty()) continue;
-        for (const auto& [col, v] : row.cells) {
-          if (col != c.name || !AsText(v)) continue;
-          FB_ASSIGN_OR_RETURN(bool parent, RowExists(c.references, *AsText(v)));
-          if (!parent) return Stash(*t, row, root);
-        }
+        const Value* v = CellOf(row, c.name);
+        if (!v || !AsText(*v)) continue;
+        FB_ASSIGN_OR_RETURN(bool parent, RowExists(c.references, *AsText(*v)));
+        if (!parent) return Stash(*t, row, root);
       }
       FB_RETURN_IF_ERROR(StageInsert(*t, row));
-      FB_ASSIGN_OR_RETURN(Statement unstash, store.Prepare("DELETE FROM fb_stash WHERE tbl = ?1 AND row_id = ?2"));
-      FB_RETURN_IF_ERROR(unstash.Bind(1, t->name).Bind(2, row.id).Run());
+      FB_RETURN_IF_ERROR(Unstash(*t, row));
       ++applied;
-      return WriteVersions(*t, row, root, {});
+      return WriteVersions(*t, row, root, kNone, !known);
     }
     // Existing row: take every cell we have not changed locally and that differs.
     FB_ASSIGN_OR_RETURN(Statement read, store.Prepare(SelectRowSql(*t) + " WHERE id = ?1"));
@@ -210,30 +274,43 @@ struct PageApplier {
     const RowValues current = ReadRow(*t, read);
     read.Reset();
     std::string sets;
-    std::vector<const Value*> values;
-    for (const auto& [col, value] : row.cells) {
-      const int index = t->IndexOf(col);
-      if (index < 0 || pending_cols.count(col)) continue;
-      if (current.values[static_cast<size_t>(index)] == value) continue;
+    std::vector<Value> values;
+    static const Value kNull;
+    for (size_t i = 0; i < t->columns.size(); ++i) {
+      const std::string& col = t->columns[i].name;
+      if (pending_cols.count(col)) continue;
+      const Value* incoming = CellOf(row, col);
+      const Value& v = incoming ? *incoming : kNull;
+      if (current.values[i] == v) continue;
       if (!sets.empty()) sets += ", ";
       sets += QuoteIdent(col) + " = ?" + std::to_string(values.size() + 2);
-      values.push_back(&value);
+      values.push_back(v);
     }
     if (!sets.empty()) {
       FB_ASSIGN_OR_RETURN(Statement upd, store.Prepare("UPDATE " + QuoteIdent(t->name) + " SET " + sets + " WHERE id = ?1"));
       upd.Bind(1, row.id);
-      for (size_t i = 0; i < values.size(); ++i) upd.Bind(static_cast<int>(i) + 2, *values[i]);
+      for (size_t i = 0; i < values.size(); ++i) upd.Bind(static_cast<int>(i) + 2, values[i]);
       FB_RETURN_IF_ERROR(upd.Run());
     }
     ++applied;
-    return WriteVersions(*t, row, root, pending_cols);
+    return WriteVersions(*t, row, root, pending_cols, false);
+  }
+
+  Status ApplyRows(const std::vector<WireRow>& rows) {
+    std::vector<const WireRow*> refs;
+    refs.reserve(rows.size());
+    for (const auto& r : rows) refs.push_back(&r);
+    FB_RETURN_IF_ERROR(Preload(refs));
+    for (const auto& row : rows) FB_RETURN_IF_ERROR(ApplyRow(row));
+    return Status::Ok();
   }
 
   // Stashed rows whose parent is now here are applied; those whose parent was deleted
   // are dropped (the server has cascaded the deletion to them).
   Status DrainStash() {
+    FB_RETURN_IF_ERROR(FlushStaged());
+    if (!stash_in_use) return Status::Ok();
     for (int round = 0; round < 16; ++round) {
-      FB_RETURN_IF_ERROR(FlushStaged());
       std::vector<std::string> bodies;
       FB_ASSIGN_OR_RETURN(Statement st, store.Prepare("SELECT body FROM fb_stash ORDER BY rowid"));
       for (;;) {
@@ -243,21 +320,24 @@ struct PageApplier {
       }
       st.Reset();
       if (bodies.empty()) return Status::Ok();
-      const int64_t before = applied;
+      std::vector<WireRow> rows;
       for (const auto& body : bodies) {
         FB_ASSIGN_OR_RETURN(SyncResponse holder, DecodeResponse(body));
-        for (const auto& row : holder.rows) FB_RETURN_IF_ERROR(ApplyRow(row));
+        for (auto& row : holder.rows) rows.push_back(std::move(row));
       }
+      const int64_t before = applied;
+      FB_RETURN_IF_ERROR(ApplyRows(rows));
+      FB_RETURN_IF_ERROR(FlushStaged());
       if (applied == before) break;
     }
-    FB_RETURN_IF_ERROR(FlushStaged());
     // Children of deleted parents will never be applied.
     for (const TableSpec* t : tables) {
       for (const auto& c : t->columns) {
         if (c.references.empty()) continue;
-        FB_RETURN_IF_ERROR(store.Exec(
-            "DELETE FROM fb_stash WHERE tbl = '" + t->name + "' AND EXISTS (SELECT 1 FROM fb_rows r WHERE r.tbl = '" +
-            c.references + "' AND r.deleted = 1 AND r.row_id = json_extract(fb_stash.body, '$.rows[0].c." + c.name + "'))"));
+        FB_ASSIGN_OR_RETURN(Statement drop, store.Prepare(
+            "DELETE FROM fb_stash WHERE tbl = ?1 AND EXISTS (SELECT 1 FROM fb_rows r WHERE r.tbl = ?2 AND r.deleted = 1 "
+            "AND r.row_id = json_extract(fb_stash.body, '$.rows[0].c.' || ?3))"));
+        FB_RETURN_IF_ERROR(drop.Bind(1, t->name).Bind(2, c.references).Bind(3, c.name).Run());
       }
     }
     return Status::Ok();
@@ -313,12 +393,13 @@ Status ApplyPage(Store& store, const std::vector<WireRow>& rows, const std::vect
   PageApplier page{store, SyncedTables(store)};
   FB_RETURN_IF_ERROR(store.Exec("UPDATE fb_sync_state SET applying = 1 WHERE id = 1"));
   Status s = [&]() -> Status {
-    for (const auto& row : rows) FB_RETURN_IF_ERROR(page.ApplyRow(row));
+    FB_RETURN_IF_ERROR(page.ApplyRows(rows));
     FB_RETURN_IF_ERROR(page.DrainStash());
     FB_ASSIGN_OR_RETURN(int64_t gone, page.ApplyEvictions(evict));
     if (evicted) *evicted = gone;
     // Later local writes must order after everything received.
-    FB_ASSIGN_OR_RETURN(Statement clock, store.Prepare("UPDATE fb_sync_state SET hlc = max(hlc, ?1), received_hlc = max(received_hlc, ?1) WHERE id = 1"));
+    FB_ASSIGN_OR_RETURN(Statement clock, store.Prepare(
+        "UPDATE fb_sync_state SET hlc = max(hlc, ?1), received_hlc = max(received_hlc, ?1) WHERE id = 1"));
     return clock.Bind(1, page.max_hlc).Run();
   }();
   Status reset = store.Exec("UPDATE fb_sync_state SET applying = 0 WHERE id = 1");

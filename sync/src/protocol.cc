@@ -108,6 +108,7 @@ void WriteRow(Writer& w, const WireRow& r) {
     w.Key("c");
     w.StartObject();
     for (const auto& [col, v] : r.cells) {
+      if (IsNull(v)) continue;
       w.Key(col.c_str(), static_cast<rapidjson::SizeType>(col.size()));
       WriteValue(w, v);
     }
@@ -360,6 +361,7 @@ std::string EncodeResponse(const SyncResponse& s) {
   w.Int64(s.server_time);
   w.Key("rows");
   w.StartArray();
+  for (const auto& raw : s.raw_rows) w.RawValue(raw.data(), raw.size(), rapidjson::kObjectType);
   for (const auto& row : s.rows) WriteRow(w, row);
   w.EndArray();
   w.Key("evict");

@@ -1,8 +1,35 @@
-// Stored cell encoding shared by every backend, and scope rules.
+// The stored form of rows shared by every backend, and scope rules.
+#include <map>
+
 #include "fieldbook/core/json.h"
 #include "fieldbook/server/server_store.h"
 
 namespace fieldbook::server {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void WriteValue(Writer& w, const Value& v) {
+  if (const auto* i = std::get_if<int64_t>(&v)) w.Int64(*i);
+  else if (const auto* d = std::get_if<double>(&v)) w.Double(*d);
+  else if (const auto* s = std::get_if<std::string>(&v)) w.String(s->data(), static_cast<rapidjson::SizeType>(s->size()));
+  else w.Null();
+}
+
+void Key(Writer& w, const std::string& k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+
+template <typename T>
+T MostCommon(const std::map<T, int>& counts, T fallback) {
+  int best = -1;
+  for (const auto& [value, n] : counts) {
+    if (n > best) fallback = value, best = n;
+  }
+  return fallback;
+}
+
+Status Corrupt(const std::string& what) { return Status(ErrorCode::kCorrupt, "stored row is malformed: " + what); }
+
+}  // namespace
 
 bool Scope::Covers(const RootInfo& root) const {
   switch (role) {
@@ -13,45 +40,131 @@ bool Scope::Covers(const RootInfo& root) const {
   return false;
 }
 
-std::string EncodeCells(const std::map<std::string, StoredCell>& cells) {
+EncodedRow EncodeRow(const StoredRow& row) {
+  EncodedRow out;
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  Writer w(buf);
   w.StartObject();
-  for (const auto& [col, c] : cells) {
-    w.Key(col.c_str(), static_cast<rapidjson::SizeType>(col.size()));
-    w.StartArray();
-    if (const auto* i = std::get_if<int64_t>(&c.value)) w.Int64(*i);
-    else if (const auto* d = std::get_if<double>(&c.value)) w.Double(*d);
-    else if (const auto* s = std::get_if<std::string>(&c.value)) w.String(s->data(), static_cast<rapidjson::SizeType>(s->size()));
-    else w.Null();
-    w.Int64(c.hlc);
-    w.String(c.site.data(), static_cast<rapidjson::SizeType>(c.site.size()));
-    w.Int64(c.wseq);
-    w.EndArray();
+  if (row.deleted) {
+    w.Key("h");
+    w.Int64(row.deleted_hlc);
+    w.Key("s");
+    Key(w, row.deleted_site);
+    w.Key("d");
+    w.Int(1);
+    w.EndObject();
+    out.body.assign(buf.GetString(), buf.GetSize());
+    out.wseqs = "{}";
+    return out;
+  }
+  std::map<std::pair<Hlc, std::string>, int> versions;
+  std::map<int64_t, int> wseqs;
+  for (const auto& [col, c] : row.cells) {
+    ++versions[{c.hlc, c.site}];
+    ++wseqs[c.wseq];
+  }
+  const auto def = MostCommon(versions, std::make_pair(Hlc{0}, std::string()));
+  const int64_t def_w = MostCommon(wseqs, int64_t{0});
+  w.Key("h");
+  w.Int64(def.first);
+  w.Key("s");
+  Key(w, def.second);
+  w.Key("c");
+  w.StartObject();
+  for (const auto& [col, c] : row.cells) {
+    if (IsNull(c.value)) continue;
+    Key(w, col);
+    WriteValue(w, c.value);
   }
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  bool any = false;
+  for (const auto& [col, c] : row.cells) {
+    if (c.hlc == def.first && c.site == def.second) continue;
+    if (!any) {
+      w.Key("x");
+      w.StartObject();
+      any = true;
+    }
+    Key(w, col);
+    w.StartArray();
+    w.Int64(c.hlc);
+    Key(w, c.site);
+    w.EndArray();
+  }
+  if (any) w.EndObject();
+  w.EndObject();
+  out.body.assign(buf.GetString(), buf.GetSize());
+
+  rapidjson::StringBuffer wbuf;
+  Writer ww(wbuf);
+  ww.StartObject();
+  ww.Key("w");
+  ww.Int64(def_w);
+  any = false;
+  for (const auto& [col, c] : row.cells) {
+    if (c.wseq == def_w || (IsNull(c.value) && c.hlc == def.first && c.site == def.second)) continue;
+    if (!any) {
+      ww.Key("x");
+      ww.StartObject();
+      any = true;
+    }
+    Key(ww, col);
+    ww.Int64(c.wseq);
+  }
+  if (any) ww.EndObject();
+  ww.EndObject();
+  out.wseqs.assign(wbuf.GetString(), wbuf.GetSize());
+  return out;
 }
 
-Result<std::map<std::string, StoredCell>> DecodeCells(std::string_view json) {
-  FB_ASSIGN_OR_RETURN(rapidjson::Document doc, ParseJson(json, "stored cells"));
-  if (!doc.IsObject()) return Status(ErrorCode::kCorrupt, "stored cells are not an object");
-  std::map<std::string, StoredCell> out;
-  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
-    const auto& a = it->value;
-    if (!a.IsArray() || a.Size() != 4 || !a[1].IsInt64() || !a[2].IsString() || !a[3].IsInt64()) {
-      return Status(ErrorCode::kCorrupt, std::string("stored cell ") + it->name.GetString() + " is malformed");
-    }
-    StoredCell c;
-    if (a[0].IsString()) c.value = std::string(a[0].GetString(), a[0].GetStringLength());
-    else if (a[0].IsInt64()) c.value = a[0].GetInt64();
-    else if (a[0].IsNumber()) c.value = a[0].GetDouble();
-    c.hlc = a[1].GetInt64();
-    c.site = a[2].GetString();
-    c.wseq = a[3].GetInt64();
-    out.emplace(std::string(it->name.GetString(), it->name.GetStringLength()), std::move(c));
+Status DecodeRow(std::string_view body, std::string_view wseqs, StoredRow* row) {
+  FB_ASSIGN_OR_RETURN(rapidjson::Document b, ParseJson(body, "stored row"));
+  if (!b.IsObject() || !b.HasMember("h") || !b["h"].IsInt64() || !b.HasMember("s") || !b["s"].IsString()) {
+    return Corrupt("no version");
   }
-  return out;
+  const Hlc hlc = b["h"].GetInt64();
+  const std::string site = b["s"].GetString();
+  row->cells.clear();
+  if (b.HasMember("d")) {
+    row->deleted = true;
+    row->deleted_hlc = hlc;
+    row->deleted_site = site;
+    return Status::Ok();
+  }
+  row->deleted = false;
+  FB_ASSIGN_OR_RETURN(rapidjson::Document w, ParseJson(wseqs, "stored write seqs"));
+  if (!w.IsObject() || !w.HasMember("w") || !w["w"].IsInt64()) return Corrupt("no write seq");
+  const int64_t def_w = w["w"].GetInt64();
+  auto wseq_of = [&](const char* col) -> int64_t {
+    if (w.HasMember("x") && w["x"].IsObject() && w["x"].HasMember(col) && w["x"][col].IsInt64()) {
+      return w["x"][col].GetInt64();
+    }
+    return def_w;
+  };
+  if (b.HasMember("c") && b["c"].IsObject()) {
+    for (auto it = b["c"].MemberBegin(); it != b["c"].MemberEnd(); ++it) {
+      StoredCell c;
+      const auto& v = it->value;
+      if (v.IsString()) c.value = std::string(v.GetString(), v.GetStringLength());
+      else if (v.IsInt64()) c.value = v.GetInt64();
+      else if (v.IsNumber()) c.value = v.GetDouble();
+      c.hlc = hlc;
+      c.site = site;
+      c.wseq = wseq_of(it->name.GetString());
+      row->cells.emplace(std::string(it->name.GetString(), it->name.GetStringLength()), std::move(c));
+    }
+  }
+  if (b.HasMember("x") && b["x"].IsObject()) {
+    for (auto it = b["x"].MemberBegin(); it != b["x"].MemberEnd(); ++it) {
+      const auto& a = it->value;
+      if (!a.IsArray() || a.Size() != 2 || !a[0].IsInt64() || !a[1].IsString()) return Corrupt("bad cell version");
+      StoredCell& c = row->cells[std::string(it->name.GetString(), it->name.GetStringLength())];
+      c.hlc = a[0].GetInt64();
+      c.site = a[1].GetString();
+      c.wseq = wseq_of(it->name.GetString());
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace fieldbook::server

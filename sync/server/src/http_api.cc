@@ -173,7 +173,7 @@ ApiReply Api::Sync(const ApiRequest& request) {
   }
   ApiReply reply = Json(200, std::move(result.body));
   if (Header(request, "accept-encoding").find("gzip") != std::string::npos && reply.body.size() > kGzipReplyThreshold) {
-    reply.body = sync::Gzip(reply.body);
+    reply.body = sync::Gzip(reply.body, sync::GzipLevelFor(reply.body.size()));
     reply.headers.emplace_back("Content-Encoding", "gzip");
   }
   return reply;

@@ -1,4 +1,5 @@
 // The embedded server backend: one SQLite file, one connection per session.
+#include <map>
 #include <mutex>
 
 #include "fieldbook/core/ids.h"
@@ -20,7 +21,7 @@ Status CreateServerTables(Store& store, int from) {
       "CREATE TABLE srv_tenants (tenant TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0) STRICT;"
       "CREATE TABLE srv_rows (tenant TEXT NOT NULL, tbl TEXT NOT NULL, row_id TEXT NOT NULL, root_id TEXT NOT NULL,"
       " seq INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, del_hlc INTEGER NOT NULL DEFAULT 0,"
-      " del_site TEXT NOT NULL DEFAULT '', echo_site TEXT, cells TEXT NOT NULL,"
+      " del_site TEXT NOT NULL DEFAULT '', echo_site TEXT, body TEXT NOT NULL, wseqs TEXT NOT NULL,"
       " PRIMARY KEY (tenant, tbl, row_id)) STRICT;"
       "CREATE INDEX srv_rows_seq ON srv_rows(tenant, seq);"
       "CREATE INDEX srv_rows_root ON srv_rows(tenant, root_id);"
@@ -46,6 +47,7 @@ class SqliteSession final : public ServerSession {
   explicit SqliteSession(std::unique_ptr<Store> store) : store_(std::move(store)) {}
 
   Status BeginWrite(const std::string& tenant) override {
+    ForgetCounters();
     FB_ASSIGN_OR_RETURN(Transaction txn, store_->Begin(TxnMode::kImmediate));
     txn_.emplace(std::move(txn));
     FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare("INSERT OR IGNORE INTO srv_tenants(tenant) VALUES (?1)"));
@@ -58,42 +60,52 @@ class SqliteSession final : public ServerSession {
   }
   Status Commit() override {
     if (!txn_) return Status::Ok();
-    Status s = txn_->Commit();
+    // Counters advanced in memory during the write go back to the database with it.
+    Status s = FlushCounters();
+    if (s.ok()) s = txn_->Commit();
+    else (void)txn_->Rollback();
     txn_.reset();
+    ForgetCounters();
     return s;
   }
   void Rollback() override {
     if (txn_) (void)txn_->Rollback();
     txn_.reset();
+    ForgetCounters();
   }
 
+  // Seqs and the server clock are advanced in memory while a write transaction holds the
+  // database lock (no other writer can interleave) and stored at commit.
   Result<int64_t> NextSeq(const std::string& tenant) override {
-    FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare("UPDATE srv_tenants SET seq = seq + 1 WHERE tenant = ?1 RETURNING seq"));
-    st.Bind(1, tenant);
-    FB_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return Status(ErrorCode::kInternal, "tenant row missing");
-    return st.Int(0);
+    FB_ASSIGN_OR_RETURN(int64_t current, MaxSeq(tenant));
+    seq_[tenant] = current + 1;
+    seq_dirty_ = true;
+    return current + 1;
   }
   Result<int64_t> MaxSeq(const std::string& tenant) override {
+    if (auto it = seq_.find(tenant); it != seq_.end()) return it->second;
     FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare("SELECT seq FROM srv_tenants WHERE tenant = ?1"));
     st.Bind(1, tenant);
     FB_ASSIGN_OR_RETURN(bool row, st.Step());
-    return row ? st.Int(0) : 0;
+    const int64_t seq = row ? st.Int(0) : 0;
+    if (txn_) seq_[tenant] = seq;
+    return seq;
   }
   Result<Hlc> TickHlc(int64_t now_ms) override {
-    FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
-        "INSERT INTO srv_meta(key, value) VALUES ('hlc', ?1) ON CONFLICT(key) DO UPDATE SET "
-        "value = CAST(max(CAST(value AS INTEGER) + 1, CAST(excluded.value AS INTEGER)) AS TEXT) RETURNING value"));
-    st.Bind(1, std::to_string(sync::MakeHlc(now_ms)));
-    FB_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return Status(ErrorCode::kInternal, "server clock missing");
-    return static_cast<Hlc>(std::stoll(st.String(0)));
+    if (!hlc_) {
+      FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare("SELECT value FROM srv_meta WHERE key = 'hlc'"));
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      hlc_ = row ? static_cast<Hlc>(std::stoll(st.String(0))) : 0;
+    }
+    hlc_ = sync::NextHlc(*hlc_, now_ms);
+    hlc_dirty_ = true;
+    return *hlc_;
   }
 
   Result<std::optional<StoredRow>> GetRow(const std::string& tenant, const std::string& table,
                                           const std::string& id) override {
     FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
-        "SELECT root_id, seq, deleted, del_hlc, del_site, echo_site, cells FROM srv_rows "
+        "SELECT root_id, seq, echo_site, body, wseqs FROM srv_rows "
         "WHERE tenant = ?1 AND tbl = ?2 AND row_id = ?3"));
     st.Bind(1, tenant).Bind(2, table).Bind(3, id);
     FB_ASSIGN_OR_RETURN(bool found, st.Step());
@@ -106,14 +118,15 @@ class SqliteSession final : public ServerSession {
   }
   Status PutRow(const std::string& tenant, const StoredRow& row) override {
     FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
-        "INSERT INTO srv_rows(tenant, tbl, row_id, root_id, seq, deleted, del_hlc, del_site, echo_site, cells) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(tenant, tbl, row_id) DO UPDATE SET "
+        "INSERT INTO srv_rows(tenant, tbl, row_id, root_id, seq, deleted, del_hlc, del_site, echo_site, body, wseqs) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(tenant, tbl, row_id) DO UPDATE SET "
         "root_id = excluded.root_id, seq = excluded.seq, deleted = excluded.deleted, del_hlc = excluded.del_hlc, "
-        "del_site = excluded.del_site, echo_site = excluded.echo_site, cells = excluded.cells"));
+        "del_site = excluded.del_site, echo_site = excluded.echo_site, body = excluded.body, wseqs = excluded.wseqs"));
     st.Bind(1, tenant).Bind(2, row.table).Bind(3, row.id).Bind(4, row.root_id).Bind(5, row.seq)
         .Bind(6, int64_t{row.deleted ? 1 : 0}).Bind(7, row.deleted_hlc).Bind(8, row.deleted_site);
     if (row.echo_site.empty()) st.BindNull(9); else st.Bind(9, row.echo_site);
-    st.Bind(10, EncodeCells(row.cells));
+    const EncodedRow encoded = EncodeRow(row);
+    st.Bind(10, encoded.body).Bind(11, encoded.wseqs);
     return st.Run();
   }
   Result<std::vector<std::pair<std::string, std::string>>> RowsOfRoot(const std::string& tenant,
@@ -192,7 +205,7 @@ class SqliteSession final : public ServerSession {
       case Role::kAgent: filter = "(o.owner = ?6 OR (o.owner = '' AND (o.team = ?5 OR o.team = '')))"; break;
     }
     FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
-        "SELECT r.root_id, r.seq, r.deleted, r.del_hlc, r.del_site, r.echo_site, r.cells, r.tbl, r.row_id "
+        "SELECT r.tbl, r.row_id, r.seq, r.body "
         "FROM srv_rows r JOIN srv_roots o ON o.tenant = r.tenant AND o.root_id = r.root_id "
         "WHERE r.tenant = ?1 AND r.seq > ?2 AND (r.echo_site IS NULL OR r.echo_site <> ?3) AND " + filter +
         " ORDER BY r.seq LIMIT ?4"));
@@ -203,11 +216,7 @@ class SqliteSession final : public ServerSession {
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      StoredRow r;
-      r.table = st.String(7);
-      r.id = st.String(8);
-      FB_RETURN_IF_ERROR(Fill(st, 0, r));
-      page.rows.push_back(std::move(r));
+      page.rows.push_back(PulledRow{st.String(0), st.String(1), st.Int(2), st.String(3)});
     }
     page.more = static_cast<int>(page.rows.size()) >= limit;
     return page;
@@ -281,12 +290,27 @@ class SqliteSession final : public ServerSession {
   static Status Fill(const Statement& st, int c, StoredRow& row) {
     row.root_id = st.String(c);
     row.seq = st.Int(c + 1);
-    row.deleted = st.Int(c + 2) != 0;
-    row.deleted_hlc = st.Int(c + 3);
-    row.deleted_site = st.String(c + 4);
-    row.echo_site = st.IsNull(c + 5) ? std::string() : st.String(c + 5);
-    FB_ASSIGN_OR_RETURN(row.cells, DecodeCells(st.Text(c + 6)));
+    row.echo_site = st.IsNull(c + 2) ? std::string() : st.String(c + 2);
+    return DecodeRow(st.Text(c + 3), st.Text(c + 4), &row);
+  }
+
+  Status FlushCounters() {
+    for (const auto& [tenant, seq] : seq_dirty_ ? seq_ : std::map<std::string, int64_t>{}) {
+      FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare("UPDATE srv_tenants SET seq = ?2 WHERE tenant = ?1 AND seq < ?2"));
+      FB_RETURN_IF_ERROR(st.Bind(1, tenant).Bind(2, seq).Run());
+    }
+    if (hlc_dirty_) {
+      FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
+          "INSERT INTO srv_meta(key, value) VALUES ('hlc', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+      FB_RETURN_IF_ERROR(st.Bind(1, std::to_string(*hlc_)).Run());
+    }
     return Status::Ok();
+  }
+  void ForgetCounters() {
+    seq_.clear();
+    seq_dirty_ = false;
+    hlc_.reset();
+    hlc_dirty_ = false;
   }
   static Result<std::vector<std::pair<std::string, std::string>>> Pairs(Statement& st) {
     std::vector<std::pair<std::string, std::string>> out;
@@ -300,6 +324,10 @@ class SqliteSession final : public ServerSession {
 
   std::unique_ptr<Store> store_;
   std::optional<Transaction> txn_;
+  std::map<std::string, int64_t> seq_;  // tenant -> last seq allocated in this write
+  bool seq_dirty_ = false;
+  std::optional<Hlc> hlc_;
+  bool hlc_dirty_ = false;
 };
 
 class SqliteBackend final : public ServerBackend {

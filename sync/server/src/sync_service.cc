@@ -28,34 +28,6 @@ int HttpStatusFor(const Status& s) {
   }
 }
 
-sync::WireRow ToWire(const StoredRow& row) {
-  sync::WireRow w;
-  w.table = row.table;
-  w.id = row.id;
-  w.deleted = row.deleted;
-  if (row.deleted) {
-    w.hlc = row.deleted_hlc;
-    w.site = row.deleted_site;
-    return w;
-  }
-  // The most common version becomes the row's; the others are listed per cell.
-  std::map<std::pair<Hlc, std::string>, int> counts;
-  for (const auto& [col, c] : row.cells) ++counts[{c.hlc, c.site}];
-  std::pair<Hlc, std::string> best{0, ""};
-  int best_n = -1;
-  for (const auto& [version, n] : counts) {
-    if (n > best_n) best = version, best_n = n;
-  }
-  w.hlc = best.first;
-  w.site = best.second;
-  w.cells.reserve(row.cells.size());
-  for (const auto& [col, c] : row.cells) {
-    w.cells.emplace_back(col, c.value);
-    if (c.hlc != w.hlc || c.site != w.site) w.versions[col] = sync::CellVersion{c.hlc, c.site};
-  }
-  return w;
-}
-
 std::string ValueJson(const Value& v) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -121,7 +93,7 @@ ServiceResult SyncService::HandleSync(ServerSession& session, const Principal& w
   if (pulled.ok()) pulled = PullPage(session, who, *request, resync, response);
   session.Rollback();  // read-only
   if (!pulled.ok()) return fail(pulled);
-  result.pulled = static_cast<int64_t>(response.rows.size());
+  result.pulled = static_cast<int64_t>(response.raw_rows.size());
   response.server_time = env_.NowMs();
   result.body = sync::EncodeResponse(response);
   return result;
@@ -144,8 +116,13 @@ Status SyncService::PullPage(ServerSession& session, const Principal& who, const
   response.cursor_from = cursor;
   response.cursor = upto;
   response.more = page.more;
-  response.rows.reserve(page.rows.size());
-  for (const auto& row : page.rows) response.rows.push_back(ToWire(row));
+  // Stored rows are already in wire form: only the table and id are prepended.
+  response.raw_rows.reserve(page.rows.size());
+  for (const auto& row : page.rows) {
+    std::string raw = "{\"t\":" + ValueJson(Value{row.table}) + ",\"r\":" + ValueJson(Value{row.id}) + ",";
+    raw.append(row.body, 1, std::string::npos);
+    response.raw_rows.push_back(std::move(raw));
+  }
   // Evict only what moved out of scope for good within this page's range: a customer
   // moved away and back again is simply re-sent (its rows follow the last move).
   FB_ASSIGN_OR_RETURN(std::vector<ScopeChange> moves, session.ScopeChanges(who.tenant, cursor, upto));

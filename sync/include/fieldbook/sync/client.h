@@ -59,8 +59,8 @@ struct SyncProgress {
 
 struct SyncOptions {
   std::string token;            // bearer token
-  int page_limit = 2000;        // rows per pulled page
-  int push_limit = 5000;        // changed items per pushed batch
+  int page_limit = 5000;        // rows per pulled page
+  int push_limit = 10000;       // changed items per pushed batch
   int max_round_trips = 100000;
   std::function<void(const SyncProgress&)> progress;
   const std::atomic<bool>* cancel = nullptr;  // checked between round trips
@@ -85,6 +85,7 @@ class SyncClient {
 
  private:
   struct Batch {
+    int64_t request = 0;  // number of the request that carries it
     std::string id;
     int64_t boundary = 0;
     std::vector<PushChange> changes;

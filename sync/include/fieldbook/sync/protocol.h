@@ -28,8 +28,9 @@ struct CellVersion {
   std::string site;
 };
 
-// A row as the server holds it and sends it: every cell with its value; versions are
-// given once for the row and per cell only where they differ.
+// A row as the server holds it and sends it: every non-null cell with its value (a column
+// not listed is null); versions are given once for the row and per cell only where they
+// differ (null cells included).
 struct WireRow {
   std::string table;
   std::string id;
@@ -84,6 +85,8 @@ struct SyncResponse {
   bool reset = false;     // the cursor belongs to another server epoch: start again from 0
   int64_t server_time = 0;
   std::vector<WireRow> rows;
+  // Rows already encoded as JSON objects (the server stores them so); written before `rows`.
+  std::vector<std::string> raw_rows;
   std::vector<std::string> evict;
 };
 
@@ -103,6 +106,8 @@ std::optional<ErrorBody> DecodeError(std::string_view json);
 
 // gzip (RFC 1952). Decompression stops with kPayloadTooLarge past max_output bytes.
 std::string Gzip(std::string_view data, int level = 6);
+// Bulk bodies (an initial sync) trade a little size for much less time.
+inline int GzipLevelFor(size_t bytes) { return bytes > (1u << 20) ? 1 : 6; }
 Result<std::string> Gunzip(std::string_view data, size_t max_output);
 bool LooksGzipped(std::string_view data);
 

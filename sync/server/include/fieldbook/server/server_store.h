@@ -76,8 +76,16 @@ struct Scope {
   bool Covers(const RootInfo& root) const;
 };
 
+// A row as pulled: its stored wire form, sent to devices without being parsed again.
+struct PulledRow {
+  std::string table;
+  std::string id;
+  int64_t seq = 0;
+  std::string body;  // see EncodeRow
+};
+
 struct PullPage {
-  std::vector<StoredRow> rows;
+  std::vector<PulledRow> rows;
   bool more = false;
 };
 
@@ -157,8 +165,17 @@ class ServerBackend {
 Result<std::unique_ptr<ServerBackend>> OpenSqliteBackend(const std::string& path,
                                                          const std::string& synchronous = "FULL");
 
-// Cells as stored: {"col":[value, hlc, site, wseq], ...}
-std::string EncodeCells(const std::map<std::string, StoredCell>& cells);
-Result<std::map<std::string, StoredCell>> DecodeCells(std::string_view json);
+// How a row is stored: `body` is exactly what devices receive (protocol.md, without the
+// table and id): {"h":hlc,"s":site,"c":{non-null cells},"x":{col:[hlc,site] where the
+// version differs}} or {"h":hlc,"s":site,"d":1} for a tombstone. `wseqs` holds the seq
+// at which each cell was written: {"w":default,"x":{col:seq where it differs}}. A null
+// cell at the row's default version is not stored at all.
+struct EncodedRow {
+  std::string body;
+  std::string wseqs;
+};
+EncodedRow EncodeRow(const StoredRow& row);
+// Fills row.cells (and the tombstone fields) from the stored form.
+Status DecodeRow(std::string_view body, std::string_view wseqs, StoredRow* row);
 
 }  // namespace fieldbook::server

@@ -79,7 +79,4 @@ class SyncService {
   const ServiceConfig config_;
 };
 
-// The server's view of a stored row as the wire carries it.
-sync::WireRow ToWire(const StoredRow& row);
-
 }  // namespace fieldbook::server
