@@ -12,7 +12,7 @@
 //
 // Usage: bench_sync [--data FILE] [--large N] [--write]   (--write stores the report in
 // bench/results/sync.txt)
-#include <sys/resource.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -181,10 +181,28 @@ int64_t Count(Store& store, const std::string& sql) {
   return st.Int(0);
 }
 
-// Runs the fieldbook CLI and returns its peak resident set in KB.
+// VmHWM of a running process in KB (0 once it is gone).
+long PeakRssKbOf(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
+// Runs the fieldbook CLI and returns its peak resident set in KB. Read from /proc while
+// it runs: the rusage of a forked child also counts the pages it shared with this (large)
+// process before exec.
 long ChildPeakRssKb(const std::vector<std::string>& argv) {
+  // Closed by the child's exec: until then its VmHWM is still this process's.
+  int exec_pipe[2];
+  if (pipe2(exec_pipe, O_CLOEXEC) != 0) {
+    std::perror("bench_sync: pipe2");
+    std::exit(1);
+  }
   pid_t pid = fork();
   if (pid == 0) {
+    close(exec_pipe[0]);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -192,14 +210,26 @@ long ChildPeakRssKb(const std::vector<std::string>& argv) {
     execv(args[0], args.data());
     _exit(127);
   }
+  close(exec_pipe[1]);
+  char byte;
+  while (read(exec_pipe[0], &byte, 1) > 0) {
+  }
+  close(exec_pipe[0]);
   int status = 0;
-  struct rusage usage {};
-  wait4(pid, &status, 0, &usage);
+  long peak = 0;
+  for (;;) {
+    // The high-water mark of the new image only grows; keep the last one read.
+    const long hwm = PeakRssKbOf(pid);
+    if (hwm > 0) peak = std::max(peak, hwm);
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    usleep(2000);
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::cerr << "bench_sync: " << argv[0] << " failed\n";
     std::exit(1);
   }
-  return usage.ru_maxrss;
+  return peak;
 }
 
 std::string Repeat(const std::string& file, int copies, const fs::path& dir) {

@@ -340,5 +340,5 @@ TEST_CASE("an import leaves index and cache settings as it found them", "[import
   CHECK(setting("automerge") == 8);
   CHECK(f.Count("SELECT count(*) FROM customers") == 100);
   // The larger page cache of an import is the connection's own setting again afterwards.
-  CHECK(f.Count("PRAGMA cache_size") == -16384);
+  CHECK(f.Count("PRAGMA cache_size") == -8192);
 }

@@ -322,7 +322,7 @@ Status Store::Configure(const StoreOptions& options) {
   const std::string sync_mode =
       options.synchronous == "NORMAL" || options.synchronous == "OFF" ? options.synchronous : std::string("FULL");
   FB_RETURN_IF_ERROR(Exec("PRAGMA synchronous=" + sync_mode));
-  FB_RETURN_IF_ERROR(Exec("PRAGMA cache_size=-16384"));
+  FB_RETURN_IF_ERROR(Exec("PRAGMA cache_size=-8192"));
   FB_RETURN_IF_ERROR(Exec("PRAGMA temp_store=MEMORY"));
   if (options.max_page_count) {
     FB_RETURN_IF_ERROR(Exec("PRAGMA max_page_count=" + std::to_string(*options.max_page_count)));

@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -164,6 +165,11 @@ int Run(int argc, char** argv) {
 }  // namespace fieldbook::cli
 
 int main(int argc, char** argv) {
+#ifdef __GLIBC__
+  // The HTTP client's worker threads would each grow a malloc arena of their own; two
+  // arenas keep a large sync's footprint down at no measurable cost in speed.
+  mallopt(M_ARENA_MAX, 2);
+#endif
   try {
     return fieldbook::cli::Run(argc, argv);
   } catch (const std::exception& e) {

@@ -59,7 +59,7 @@ struct SyncProgress {
 
 struct SyncOptions {
   std::string token;            // bearer token
-  int page_limit = 5000;        // rows per pulled page
+  int page_limit = 2500;        // rows per pulled page
   int push_limit = 10000;       // changed items per pushed batch
   int max_round_trips = 100000;
   std::function<void(const SyncProgress&)> progress;
