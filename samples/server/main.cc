@@ -1,4 +1,4 @@
-// fieldbook-server: the sync server over the embedded SQLite backend (see options.cc for
+// fieldbook-server: the sync server over embedded SQLite or PostgreSQL (see options.cc for
 // the command line). stdout carries exactly one line, "listening on HOST:PORT", once
 // connections are accepted; stderr carries one JSON object per line (requests and
 // lifecycle events) with no bodies, tokens or error messages in it.
@@ -17,6 +17,7 @@
 #include "fieldbook/server/auth.h"
 #include "fieldbook/server/http_api.h"
 #include "fieldbook/server/http_server.h"
+#include "fieldbook/server/pg_backend.h"
 #include "fieldbook/sync/change_capture.h"
 #include "options.h"
 
@@ -89,8 +90,12 @@ int Run(const std::vector<std::string>& args) {
 
   auto secret = server::ReadSecretFile(o.secret_file);
   if (!secret.ok()) return CannotStart(secret.status().message());
-  auto backend = server::OpenSqliteBackend(o.db);
-  if (!backend.ok()) return CannotStart("cannot open database " + o.db + ": " + backend.status().ToString());
+  auto backend = o.postgres.empty() ? server::OpenSqliteBackend(o.db) : server::OpenPostgresBackend(o.postgres);
+  if (!backend.ok()) {
+    // A connection string may hold a password: it is not repeated in the message.
+    return CannotStart(o.postgres.empty() ? "cannot open database " + o.db + ": " + backend.status().ToString()
+                                          : "cannot open PostgreSQL database: " + backend.status().ToString());
+  }
 
   server::ApiConfig api_config;
   api_config.secret = *secret;

@@ -10,7 +10,8 @@ namespace fieldbook::server_cli {
 
 const char kUsage[] =
     "usage:\n"
-    "  fieldbook-server --db FILE --listen HOST:PORT --secret FILE [--tls-cert FILE --tls-key FILE]\n"
+    "  fieldbook-server (--db FILE | --postgres URI) --listen HOST:PORT --secret FILE\n"
+    "                   [--tls-cert FILE --tls-key FILE]\n"
     "                   [--threads N] [--max-skew-ms N] [--max-body-bytes N] [--page-size N]\n"
     "  fieldbook-server token --secret FILE --tenant T --agent A --team T --role agent|lead|admin --ttl SECONDS\n"
     "\n"
@@ -93,7 +94,7 @@ std::optional<std::string> Lookup(const Flags& flags, const std::string& name, c
 Parsed<RunOptions> ParseRunOptions(const std::vector<std::string>& args) {
   Parsed<RunOptions> parsed;
   Flags flags;
-  if (!CollectFlags(args, {"db", "listen", "secret", "tls-cert", "tls-key", "threads", "max-skew-ms",
+  if (!CollectFlags(args, {"db", "postgres", "listen", "secret", "tls-cert", "tls-key", "threads", "max-skew-ms",
                            "max-body-bytes", "page-size"},
                     flags, parsed.error)) {
     return parsed;
@@ -103,9 +104,15 @@ Parsed<RunOptions> ParseRunOptions(const std::vector<std::string>& args) {
     parsed.error = std::move(message);
     return parsed;
   };
-  auto db = Lookup(flags, "db", "FIELDBOOK_DB");
-  if (!db) return fail("missing --db FILE (or FIELDBOOK_DB)");
-  o.db = *db;
+  // A flag wins over either variable: --db with FIELDBOOK_POSTGRES set means SQLite.
+  const bool db_flag = flags.count("db") > 0, pg_flag = flags.count("postgres") > 0;
+  if (db_flag && pg_flag) return fail("--db and --postgres exclude each other: choose one database");
+  auto db = pg_flag ? std::nullopt : Lookup(flags, "db", "FIELDBOOK_DB");
+  auto postgres = db_flag ? std::nullopt : Lookup(flags, "postgres", "FIELDBOOK_POSTGRES");
+  if (db && postgres) return fail("FIELDBOOK_DB and FIELDBOOK_POSTGRES are both set: choose one database");
+  if (!db && !postgres) return fail("missing --db FILE or --postgres URI (or FIELDBOOK_DB / FIELDBOOK_POSTGRES)");
+  o.db = db.value_or("");
+  o.postgres = postgres.value_or("");
   auto listen = Lookup(flags, "listen", "FIELDBOOK_LISTEN");
   if (!listen) return fail("missing --listen HOST:PORT (or FIELDBOOK_LISTEN)");
   if (!ParseListen(*listen, o.host, o.port)) return fail("--listen wants HOST:PORT with PORT 0-65535, got " + *listen);

@@ -9,7 +9,8 @@
 namespace fieldbook::server_cli {
 
 struct RunOptions {
-  std::string db;
+  std::string db;        // SQLite file; exactly one of db and postgres is set
+  std::string postgres;  // libpq connection string or URI
   std::string host;
   uint16_t port = 0;
   std::string secret_file;

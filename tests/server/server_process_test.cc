@@ -2,7 +2,6 @@
 // cpprest transport the CLI uses, and raw sockets for what a client library would not
 // send.
 #include <signal.h>
-#include <sqlite3.h>
 
 #include <catch2/catch.hpp>
 
@@ -15,6 +14,7 @@
 #include "fieldbook/sync/change_capture.h"
 #include "fieldbook/sync/cpprest_transport.h"
 #include "fieldbook/sync/protocol.h"
+#include "support/postgres_cluster.h"
 #include "support/server_process.h"
 #include "sync/harness.h"
 
@@ -53,25 +53,6 @@ std::string ErrorCodeOf(const std::string& body) {
   return e ? e->code : "<not an error body: " + body.substr(0, 200) + ">";
 }
 
-// Holds SQLite's write lock on a database until released, as a long writer would.
-class WriteLock {
- public:
-  explicit WriteLock(const std::string& path) {
-    REQUIRE(sqlite3_open(path.c_str(), &db_) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
-  }
-  ~WriteLock() { Release(); }
-  void Release() {
-    if (db_ == nullptr) return;
-    sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
-    sqlite3_close(db_);
-    db_ = nullptr;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
-
 int64_t InFlight(sync::Transport& transport) {
   auto metrics = transport.Send(Get("/metrics"));
   if (!metrics.ok()) return -1;
@@ -93,7 +74,9 @@ bool WaitInFlight(sync::Transport& transport, int64_t n) {
 }  // namespace
 
 TEST_CASE("health, readiness and metrics answer over the network", "[server]") {
-  ServerProcess server;
+  const std::string backend = GENERATE(from_range(ServerBackends()));
+  CAPTURE(backend);
+  ServerProcess server(OptionsFor(backend));
   INFO(server.error());
   REQUIRE(server.ok());
   sync::CpprestTransport transport(server.base_url());
@@ -118,7 +101,9 @@ TEST_CASE("health, readiness and metrics answer over the network", "[server]") {
 }
 
 TEST_CASE("sync without a valid token is refused with 401 and a JSON error", "[server][auth]") {
-  ServerProcess server;
+  const std::string backend = GENERATE(from_range(ServerBackends()));
+  CAPTURE(backend);
+  ServerProcess server(OptionsFor(backend));
   INFO(server.error());
   REQUIRE(server.ok());
   sync::CpprestTransport transport(server.base_url());
@@ -165,7 +150,9 @@ TEST_CASE("sync without a valid token is refused with 401 and a JSON error", "[s
 }
 
 TEST_CASE("malformed sync bodies are a 400 malformed_request", "[server]") {
-  ServerProcess server;
+  const std::string backend = GENERATE(from_range(ServerBackends()));
+  CAPTURE(backend);
+  ServerProcess server(OptionsFor(backend));
   INFO(server.error());
   REQUIRE(server.ok());
   sync::CpprestTransport transport(server.base_url());
@@ -192,7 +179,9 @@ TEST_CASE("malformed sync bodies are a 400 malformed_request", "[server]") {
 }
 
 TEST_CASE("bodies over --max-body-bytes are refused with 413, not a dropped connection", "[server]") {
-  ServerProcess server(ServerProcessOptions::WithArgs({"--max-body-bytes", "4096"}));
+  const std::string backend = GENERATE(from_range(ServerBackends()));
+  CAPTURE(backend);
+  ServerProcess server(OptionsFor(backend, ServerProcessOptions::WithArgs({"--max-body-bytes", "4096"})));
   INFO(server.error());
   REQUIRE(server.ok());
   sync::CpprestTransport transport(server.base_url());
@@ -240,8 +229,10 @@ TEST_CASE("bodies over --max-body-bytes are refused with 413, not a dropped conn
 }
 
 TEST_CASE("gzip request bodies are accepted and large replies come back raw and compressed", "[server]") {
+  const std::string backend = GENERATE(from_range(ServerBackends()));
+  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server;
+  ServerProcess server(OptionsFor(backend));
   INFO(server.error());
   REQUIRE(server.ok());
   sync::CpprestTransport transport(server.base_url());
@@ -272,8 +263,10 @@ TEST_CASE("gzip request bodies are accepted and large replies come back raw and 
 }
 
 TEST_CASE("two devices converge through the real server", "[server][sync]") {
+  const std::string backend = GENERATE(from_range(ServerBackends()));
+  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server;
+  ServerProcess server(OptionsFor(backend));
   INFO(server.error());
   REQUIRE(server.ok());
   sync::CpprestTransport transport(server.base_url());
@@ -303,6 +296,8 @@ TEST_CASE("two devices converge through the real server", "[server][sync]") {
 }
 
 TEST_CASE("an unreachable server fails the sync with kUnreachable and loses nothing", "[server][sync]") {
+  const std::string backend = GENERATE(from_range(ServerBackends()));
+  CAPTURE(backend);
   TempDir dir;
   TestDevice a(dir.File("a.db"), "agent-1", "team-1");
   REQUIRE(a.archive->Add("customers", R"({"name":"王五","phones":["13800138000"]})").ok());
@@ -321,7 +316,7 @@ TEST_CASE("an unreachable server fails the sync with kUnreachable and loses noth
   CHECK(*after == *before);
 
   // The same changes go out once a server is there.
-  ServerProcess server;
+  ServerProcess server(OptionsFor(backend));
   INFO(server.error());
   REQUIRE(server.ok());
   sync::CpprestTransport transport(server.base_url());
@@ -335,7 +330,9 @@ TEST_CASE("an unreachable server fails the sync with kUnreachable and loses noth
 }
 
 TEST_CASE("keep-alive connections carry several requests", "[server]") {
-  ServerProcess server;
+  const std::string backend = GENERATE(from_range(ServerBackends()));
+  CAPTURE(backend);
+  ServerProcess server(OptionsFor(backend));
   INFO(server.error());
   REQUIRE(server.ok());
   RawHttpConnection raw(server.port());
@@ -363,8 +360,10 @@ TEST_CASE("keep-alive connections carry several requests", "[server]") {
 }
 
 TEST_CASE("a request blocked on the database does not hold up other connections", "[server]") {
+  const std::string backend = GENERATE(from_range(ServerBackends()));
+  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server(ServerProcessOptions::WithArgs({"--threads", "2"}));
+  ServerProcess server(OptionsFor(backend, ServerProcessOptions::WithArgs({"--threads", "2"})));
   INFO(server.error());
   REQUIRE(server.ok());
   sync::CpprestTransport transport(server.base_url());
@@ -378,7 +377,7 @@ TEST_CASE("a request blocked on the database does not hold up other connections"
   // before the future waits for the blocked sync.
   sync::CpprestTransport blocked_transport(server.base_url());
   std::future<Result<sync::SyncReport>> blocked;
-  auto lock = std::make_unique<WriteLock>(server.db_file());
+  auto lock = std::make_unique<DatabaseWriteLock>(backend, backend == "postgres" ? server.postgres() : server.db_file());
   blocked = std::async(std::launch::async, [&] { return a.Sync(blocked_transport, token); });
   REQUIRE(WaitInFlight(transport, 1));
   const auto start = std::chrono::steady_clock::now();
@@ -397,7 +396,9 @@ TEST_CASE("a request blocked on the database does not hold up other connections"
 }
 
 TEST_CASE("SIGTERM while idle stops the server with exit code 0", "[server][shutdown]") {
-  ServerProcess server;
+  const std::string backend = GENERATE(from_range(ServerBackends()));
+  CAPTURE(backend);
+  ServerProcess server(OptionsFor(backend));
   INFO(server.error());
   REQUIRE(server.ok());
   // An idle keep-alive connection must not keep the server up.
@@ -420,15 +421,17 @@ TEST_CASE("SIGTERM while idle stops the server with exit code 0", "[server][shut
 }
 
 TEST_CASE("SIGTERM lets a sync in flight finish and answer before the server exits", "[server][shutdown]") {
+  const std::string backend = GENERATE(from_range(ServerBackends()));
+  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server;
+  ServerProcess server(OptionsFor(backend));
   INFO(server.error());
   REQUIRE(server.ok());
   sync::CpprestTransport transport(server.base_url());
   const std::string token = server.Token("agent-1", "team-1");
   REQUIRE(transport.Send(PostSync(EmptySyncBody(), token)).ok());  // creates the server's tables
 
-  auto lock = std::make_unique<WriteLock>(server.db_file());
+  auto lock = std::make_unique<DatabaseWriteLock>(backend, backend == "postgres" ? server.postgres() : server.db_file());
   RawHttpConnection raw(server.port());
   REQUIRE(raw.Send(HttpRequestText("POST", "/v1/sync", EmptySyncBody("site-in-flight"),
                                    {{"Authorization", "Bearer " + token}})));

@@ -155,7 +155,12 @@ bool ServerProcess::Start() {
   WriteFile(secret_file(), options_.secret + "\n");
   std::vector<std::string> argv = {ServerBinary()};
   if (options_.default_flags) {
-    argv.insert(argv.end(), {"--db", db_file(), "--listen", "127.0.0.1:0", "--secret", secret_file()});
+    if (options_.postgres.empty()) {
+      argv.insert(argv.end(), {"--db", db_file()});
+    } else {
+      argv.insert(argv.end(), {"--postgres", options_.postgres});
+    }
+    argv.insert(argv.end(), {"--listen", "127.0.0.1:0", "--secret", secret_file()});
   }
   argv.insert(argv.end(), options_.args.begin(), options_.args.end());
   int out_fd = -1;

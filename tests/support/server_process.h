@@ -31,6 +31,9 @@ using Environment = std::vector<std::pair<std::string, std::string>>;
 struct ServerProcessOptions {
   // Extra command-line arguments, after the defaults.
   std::vector<std::string> args;
+  // When set, the default flags name this PostgreSQL database (--postgres) instead of
+  // the SQLite file in `dir`.
+  std::string postgres;
   // Whether to pass --db, --listen 127.0.0.1:0 and --secret (false: the test configures
   // them itself, e.g. through the environment; the files are still created).
   bool default_flags = true;
@@ -70,6 +73,8 @@ class ServerProcess {
   std::string secret_file() const { return dir_ + "/secret"; }
   std::string log_file() const { return dir_ + "/server.log"; }
   const std::string& secret() const { return options_.secret; }
+  // The PostgreSQL connection string it serves, empty for SQLite.
+  const std::string& postgres() const { return options_.postgres; }
   // The server's stderr so far (the JSON access log).
   std::string Log() const;
 

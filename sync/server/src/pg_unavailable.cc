@@ -1,0 +1,17 @@
+// The PostgreSQL backend in a build without libpq (FIELDBOOK_WITH_POSTGRES=OFF or libpq
+// not found): asking for it says so.
+#include "fieldbook/server/pg_backend.h"
+
+namespace fieldbook::server {
+
+bool PostgresBackendBuilt() { return false; }
+int PostgresSchemaVersion() { return 0; }
+
+Result<std::unique_ptr<ServerBackend>> OpenPostgresBackend(const std::string&) {
+  return Status(ErrorCode::kUnavailable,
+                "this fieldbook-server was built without PostgreSQL (FIELDBOOK_WITH_POSTGRES=OFF or libpq missing); "
+                "use --db FILE or rebuild with libpq-dev installed",
+                "postgres");
+}
+
+}  // namespace fieldbook::server
