@@ -423,6 +423,10 @@ std::string EncodeError(const Status& status, int64_t server_time) {
   w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
   w.Key("message");
   WriteString(w, status.field().empty() ? status.message() : status.field() + ": " + status.message());
+  if (!status.field().empty()) {
+    w.Key("field");
+    WriteString(w, status.field());
+  }
   w.Key("server_time");
   w.Int64(server_time);
   w.EndObject();
@@ -439,6 +443,7 @@ std::optional<ErrorBody> DecodeError(std::string_view json) {
   ErrorBody out;
   if (e.HasMember("code") && e["code"].IsString()) out.code = e["code"].GetString();
   if (e.HasMember("message") && e["message"].IsString()) out.message = e["message"].GetString();
+  if (e.HasMember("field") && e["field"].IsString()) out.field = e["field"].GetString();
   if (e.HasMember("server_time") && e["server_time"].IsInt64()) out.server_time = e["server_time"].GetInt64();
   return out;
 }

@@ -72,7 +72,7 @@ TEST_CASE("a body that keeps arriving is not cut off by the read timeout", "[ser
   Fixture f(Timeouts(400ms, 5s));
   RawHttpConnection slow(f.http->port());
   const std::string body(600, ' ');
-  REQUIRE(slow.Send("POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 600\r\n\r\n"));
+  REQUIRE(slow.Send("POST /v1/sync HTTP/1.1\r\nHost: x\r\nContent-Length: 600\r\n\r\n"));
   // Six pieces 150 ms apart: 900 ms in all, never 400 ms of silence.
   for (int i = 0; i < 6; ++i) {
     std::this_thread::sleep_for(150ms);
@@ -80,7 +80,7 @@ TEST_CASE("a body that keeps arriving is not cut off by the read timeout", "[ser
   }
   auto r = slow.Read(5s);
   REQUIRE(r);
-  CHECK(r->status == 200);
+  CHECK(r->status == 401);  // read whole and answered (it carries no token)
 }
 
 TEST_CASE("Stop closes idle connections at once and waits a bounded time for stuck ones", "[server][http]") {

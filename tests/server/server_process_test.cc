@@ -61,11 +61,11 @@ int64_t InFlight(sync::Transport& transport) {
   return at == std::string::npos ? -1 : std::stoll(metrics->body.substr(at + key.size()));
 }
 
-// Waits until `n` requests besides the /metrics probe itself are inside Api::Handle.
+// Waits until `n` requests are inside Api::Handle (the /metrics probe is not counted).
 bool WaitInFlight(sync::Transport& transport, int64_t n) {
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (InFlight(transport) >= n + 1) return true;
+    if (InFlight(transport) >= n) return true;
     std::this_thread::sleep_for(20ms);
   }
   return false;

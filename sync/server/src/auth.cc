@@ -88,6 +88,9 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
       out += static_cast<char>((buffer >> bits) & 0xff);
     }
   }
+  // The last character's unused low bits must be zero: otherwise several texts would
+  // decode to the same bytes (a signature could be altered and still verify).
+  if ((buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
   return out;
 }
 

@@ -31,7 +31,45 @@ ApiReply Json(int status, std::string body) {
   return reply;
 }
 
+// Whether `path` matches a route pattern, "{x}" matching one non-empty segment.
+bool PathMatches(std::string_view pattern, std::string_view path) {
+  while (!pattern.empty() && !path.empty()) {
+    const size_t ps = pattern.find('/', 1), qs = path.find('/', 1);
+    const std::string_view pseg = pattern.substr(0, ps), qseg = path.substr(0, qs);
+    const bool any = pseg.size() > 3 && pseg[1] == '{' && pseg.back() == '}';
+    if (any ? qseg.size() < 2 : pseg != qseg) return false;
+    pattern = ps == std::string_view::npos ? std::string_view() : pattern.substr(ps);
+    path = qs == std::string_view::npos ? std::string_view() : path.substr(qs);
+  }
+  return pattern.empty() && path.empty();
+}
+
 }  // namespace
+
+const std::vector<ApiRoute>& Api::Routes() {
+  static const std::vector<ApiRoute> routes = {
+      {"POST", "/v1/sync"},
+      {"GET", "/healthz"},
+      {"GET", "/readyz"},
+      {"GET", "/metrics"},
+      {"GET", "/v1/admin/devices"},
+      {"POST", "/v1/admin/devices/{site}/revoke"},
+      {"POST", "/v1/admin/devices/{site}/restore"},
+      {"POST", "/v1/admin/devices/{site}/resync"},
+      {"POST", "/v1/admin/reassign"},
+      {"POST", "/v1/admin/tokens/revoke"},
+  };
+  return routes;
+}
+
+void ApiMetrics::SawDevice(const std::string& key, int64_t now_ms) {
+  devices_seen_ms[key] = now_ms;
+  if (now_ms - devices_pruned_ms < 60 * 1000) return;
+  devices_pruned_ms = now_ms;
+  for (auto it = devices_seen_ms.begin(); it != devices_seen_ms.end();) {
+    it = now_ms - it->second >= kConnectedWindowMs ? devices_seen_ms.erase(it) : std::next(it);
+  }
+}
 
 class Api::SessionLease {
  public:
@@ -103,14 +141,31 @@ void Api::Observe(const std::string& route, int status, int64_t micros) {
 
 ApiReply Api::Handle(const ApiRequest& request) {
   const auto start = std::chrono::steady_clock::now();
-  ++metrics_.requests;
-  ++metrics_.in_flight;
   const std::string path = PathOf(request.target);
+  // Scrapes are not counted as requests in flight: the gauge shows the work being scraped.
+  const bool counted = path != "/metrics";
+  ++metrics_.requests;
+  if (counted) ++metrics_.in_flight;
+  std::string allow;
+  const char* route_pattern = nullptr;
+  bool method_ok = false;
+  for (const ApiRoute& r : Routes()) {
+    if (!PathMatches(r.path, path)) continue;
+    route_pattern = r.path;
+    const bool same = request.method == r.method || (request.method == "HEAD" && std::string_view(r.method) == "GET");
+    method_ok |= same;
+    allow += (allow.empty() ? "" : ", ") + std::string(r.method) + (std::string_view(r.method) == "GET" ? ", HEAD" : "");
+  }
   ApiReply reply;
-  std::string route = path;
-  if (path == "/v1/sync") {
-    reply = request.method == "POST" ? Sync(request) : Error(Status(ErrorCode::kMalformedRequest, "use POST"));
-    if (request.method != "POST") reply.status = 405;
+  std::string route = route_pattern ? route_pattern : "other";
+  if (!route_pattern) {
+    reply = Json(404, sync::EncodeError(Status(ErrorCode::kNotFound, "no route " + path), env_.NowMs()));
+  } else if (!method_ok) {
+    reply = Error(Status(ErrorCode::kMalformedRequest, request.method + " is not allowed on " + route + "; use " + allow));
+    reply.status = 405;
+    reply.headers.emplace_back("Allow", allow);
+  } else if (path == "/v1/sync") {
+    reply = Sync(request);
   } else if (path == "/healthz") {
     reply = Json(200, R"({"status":"ok"})");
   } else if (path == "/readyz") {
@@ -123,14 +178,10 @@ ApiReply Api::Handle(const ApiRequest& request) {
     reply = ready.ok() ? Json(200, R"({"status":"ready"})") : Json(503, sync::EncodeError(ready, env_.NowMs()));
   } else if (path == "/metrics") {
     reply = Metrics();
-  } else if (path.rfind("/v1/admin/", 0) == 0) {
-    reply = Admin(request, path);
-    route = "/v1/admin";
   } else {
-    reply = Json(404, sync::EncodeError(Status(ErrorCode::kNotFound, "no route " + path), env_.NowMs()));
-    route = "other";
+    reply = Admin(request, path);
   }
-  --metrics_.in_flight;
+  if (counted) --metrics_.in_flight;
   const auto micros =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
   Observe(route, reply.status, micros);
@@ -169,7 +220,7 @@ ApiReply Api::Sync(const ApiRequest& request) {
     size_t b = 0;
     while (b < kBatchBounds.size() && static_cast<int64_t>(result.changes) > kBatchBounds[b]) ++b;
     ++metrics_.batch_size_buckets[b];
-    metrics_.devices_seen_ms[who->tenant + "/" + result.site] = env_.NowMs();
+    metrics_.SawDevice(who->tenant + "/" + result.site, env_.NowMs());
   }
   ApiReply reply = Json(200, std::move(result.body));
   if (Header(request, "accept-encoding").find("gzip") != std::string::npos && reply.body.size() > kGzipReplyThreshold) {
@@ -299,7 +350,7 @@ ApiReply Api::Metrics() {
   int64_t recent = 0;
   const int64_t now = env_.NowMs();
   for (const auto& [key, at] : metrics_.devices_seen_ms) {
-    if (now - at < 15 * 60 * 1000) ++recent;
+    if (now - at < ApiMetrics::kConnectedWindowMs) ++recent;
   }
   out << "# TYPE fieldbook_connected_devices gauge\nfieldbook_connected_devices " << recent << "\n";
   ApiReply reply;

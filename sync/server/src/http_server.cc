@@ -88,18 +88,15 @@ std::string RouteOf(const std::string& target) {
   return "other";
 }
 
-// Error bodies say "field: message" when the error concerns a field. Only a prefix that
-// looks like a field path (ASCII identifier, dots, brackets) is taken; anything else may
-// be a user's value and is not logged.
-std::string FieldOf(const std::string& message) {
-  const size_t colon = message.find(": ");
-  if (colon == std::string::npos || colon == 0 || colon > 64) return {};
-  const std::string head = message.substr(0, colon);
-  if (!std::isalpha(static_cast<unsigned char>(head[0])) && head[0] != '_') return {};
-  for (char c : head) {
+// The field an error body names, if it looks like a field path (ASCII identifier, dots,
+// brackets): a column name is client-chosen text and anything else is not logged.
+std::string LoggableField(const std::string& field) {
+  if (field.empty() || field.size() > 64) return {};
+  if (!std::isalpha(static_cast<unsigned char>(field[0])) && field[0] != '_') return {};
+  for (char c : field) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '[' && c != ']') return {};
   }
-  return head;
+  return field;
 }
 
 ApiReply ErrorReply(int http_status, ErrorCode code, std::string message) {
@@ -314,7 +311,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (reply.status >= 400) {
       if (auto err = sync::DecodeError(reply.body)) {
         e.error_code = err->code;
-        e.error_field = FieldOf(err->message);
+        e.error_field = LoggableField(err->field);
       }
     }
     config().access_log(e);

@@ -6,7 +6,8 @@
 // reply 200:
 //   {"protocol":1, "request":R, "epoch":E, "ack":B, "applied":n, "conflicts":n, "from":N, "cursor":M,
 //    "more":bool, "server_time":ms, "rows":[...], "evict":[root ids], "reset":bool}
-// any error: {"error":{"code":C, "message":M, "server_time":ms}} with an HTTP status.
+// any error: {"error":{"code":C, "message":M, "field":F, "server_time":ms}} with an HTTP
+// status; "field" (the offending input, e.g. "changes[3].c.phone") only when there is one.
 #pragma once
 
 #include <cstdint>
@@ -93,6 +94,7 @@ struct SyncResponse {
 struct ErrorBody {
   std::string code;
   std::string message;
+  std::string field;  // empty when the error concerns no single field
   int64_t server_time = 0;
 };
 

@@ -55,7 +55,20 @@ struct ApiMetrics {
   std::vector<int64_t> batch_size_buckets;                // guarded by mu
   double latency_sum_s = 0;                               // guarded by mu
   int64_t latency_count = 0;                              // guarded by mu
-  std::map<std::string, int64_t> devices_seen_ms;         // guarded by mu; tenant/site -> last sync
+  // tenant/site -> last sync; entries older than kConnectedWindowMs are pruned at most a
+  // minute after they expire, so the map holds only recently active devices.
+  std::map<std::string, int64_t> devices_seen_ms;         // guarded by mu
+  int64_t devices_pruned_ms = 0;                          // guarded by mu
+
+  static constexpr int64_t kConnectedWindowMs = 15 * 60 * 1000;
+  // Records a sync by a device and drops devices not seen within the window.
+  void SawDevice(const std::string& key, int64_t now_ms);
+};
+
+// One route of the API: method and path, "{name}" standing for one path segment.
+struct ApiRoute {
+  const char* method;
+  const char* path;
 };
 
 class Api {
@@ -64,6 +77,9 @@ class Api {
   ~Api();
 
   ApiReply Handle(const ApiRequest& request);
+  // Every route Handle serves (HEAD is also answered wherever GET is). docs/openapi.yaml
+  // describes exactly these; a test keeps the two in step.
+  static const std::vector<ApiRoute>& Routes();
   SyncService& service() { return service_; }
   ApiMetrics& metrics() { return metrics_; }
   // Stops accepting new syncs (readiness goes false) while in-flight ones finish.
