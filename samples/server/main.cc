@@ -17,6 +17,7 @@
 #include "fieldbook/server/auth.h"
 #include "fieldbook/server/http_api.h"
 #include "fieldbook/server/http_server.h"
+#include "fieldbook/server/log_redaction.h"
 #include "fieldbook/server/pg_backend.h"
 #include "fieldbook/sync/change_capture.h"
 #include "options.h"
@@ -119,7 +120,10 @@ int Run(const std::vector<std::string>& args) {
   http.tls_key_file = o.tls_key;
   http.token_secret = *secret;
   http.access_log = [](const server::AccessLogEntry& e) { LogLine(server::AccessLogJson(e)); };
-  http.event_log = [](const std::string& event, const std::string& detail) { LogEvent(event, {{"detail", detail}}); };
+  // An exception's text may quote request data: redacted like everything else logged.
+  http.event_log = [](const std::string& event, const std::string& detail) {
+    LogEvent(event, {{"detail", server::RedactPersonalData(detail)}});
+  };
 
   // Signals are taken synchronously by this thread only: block them before any worker
   // thread exists so every thread inherits the mask.

@@ -39,6 +39,7 @@
 
 #include "fieldbook/core/json.h"
 #include "fieldbook/server/auth.h"
+#include "fieldbook/server/log_redaction.h"
 #include "fieldbook/sync/protocol.h"
 
 namespace fieldbook::server {
@@ -96,7 +97,7 @@ std::string LoggableField(const std::string& field) {
   for (char c : field) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '[' && c != ']') return {};
   }
-  return field;
+  return RedactPersonalData(field);  // a column name may itself be a phone number
 }
 
 ApiReply ErrorReply(int http_status, ErrorCode code, std::string message) {
