@@ -19,6 +19,7 @@
 #include "fieldbook/server/http_server.h"
 #include "fieldbook/server/log_redaction.h"
 #include "fieldbook/server/pg_backend.h"
+#include "fieldbook/server/restore.h"
 #include "fieldbook/sync/change_capture.h"
 #include "options.h"
 
@@ -81,6 +82,16 @@ int Token(const std::vector<std::string>& args) {
   claims.expires_at_ms = claims.issued_at_ms + o.ttl_seconds * 1000;
   claims.id = NewUuidV7(SystemEnv());
   std::cout << server::SignToken(claims, *secret) << std::endl;
+  return kExitOk;
+}
+
+int RenewEpoch(const std::vector<std::string>& args) {
+  auto parsed = ParseDatabaseOptions(args);
+  if (!parsed.options) return UsageError(parsed.error);
+  const DatabaseOptions& o = *parsed.options;
+  auto epoch = o.postgres.empty() ? server::RenewSqliteEpoch(o.db) : server::RenewPostgresEpoch(o.postgres);
+  if (!epoch.ok()) return CannotStart("cannot renew the epoch: " + epoch.status().ToString());
+  std::cout << *epoch << std::endl;
   return kExitOk;
 }
 
@@ -167,6 +178,9 @@ int main(int argc, char** argv) {
   }
   if (!args.empty() && args.front() == "token") {
     return fieldbook::server_cli::Token(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  if (!args.empty() && args.front() == "renew-epoch") {
+    return fieldbook::server_cli::RenewEpoch(std::vector<std::string>(args.begin() + 1, args.end()));
   }
 #ifdef __GLIBC__
   // Sync bodies are megabytes: keep freed memory for the next request rather than

@@ -11,16 +11,32 @@ namespace fieldbook::server_cli {
 const char kUsage[] =
     "usage:\n"
     "  fieldbook-server (--db FILE | --postgres URI) --listen HOST:PORT --secret FILE\n"
-    "                   [--tls-cert FILE --tls-key FILE]\n"
-    "                   [--threads N] [--max-skew-ms N] [--max-body-bytes N] [--page-size N]\n"
+    "                   [--tls-cert FILE --tls-key FILE] [--threads N] [--max-skew-ms N]\n"
+    "                   [--max-body-bytes N] [--page-size N]\n"
     "  fieldbook-server token --secret FILE --tenant T --agent A --team T --role agent|lead|admin --ttl SECONDS\n"
+    "  fieldbook-server renew-epoch (--db FILE | --postgres URI)\n"
     "\n"
-    "PORT 0 picks a free port; the server prints \"listening on HOST:PORT\" on stdout once it accepts\n"
-    "connections, logs one JSON object per request on stderr, and stops gracefully on SIGTERM/SIGINT.\n"
-    "Run flags may come from the environment instead (a flag wins): FIELDBOOK_DB, FIELDBOOK_LISTEN,\n"
-    "FIELDBOOK_SECRET_FILE, FIELDBOOK_TLS_CERT, FIELDBOOK_TLS_KEY, FIELDBOOK_THREADS,\n"
-    "FIELDBOOK_MAX_SKEW_MS, FIELDBOOK_MAX_BODY_BYTES, FIELDBOOK_PAGE_SIZE.\n"
-    "The token command prints a bearer token signed with the secret on stdout.\n"
+    "run flags (environment variable in brackets; a flag wins over its variable):\n"
+    "  --db FILE             embedded SQLite database, created if missing      [FIELDBOOK_DB]\n"
+    "  --postgres URI        PostgreSQL instead (libpq URI or key=value string); several servers\n"
+    "                        may share one database                            [FIELDBOOK_POSTGRES]\n"
+    "  --listen HOST:PORT    address to serve on; PORT 0 picks a free port     [FIELDBOOK_LISTEN]\n"
+    "  --secret FILE         token signing secret (first line)                 [FIELDBOOK_SECRET_FILE]\n"
+    "  --tls-cert FILE       PEM certificate chain; with --tls-key serves HTTPS [FIELDBOOK_TLS_CERT]\n"
+    "  --tls-key FILE        PEM private key                                   [FIELDBOOK_TLS_KEY]\n"
+    "  --threads N           request threads, 1-256 (default: 2 per core, at least 4) [FIELDBOOK_THREADS]\n"
+    "  --max-skew-ms N       refuse changes stamped further in the future (default 300000)\n"
+    "                                                                          [FIELDBOOK_MAX_SKEW_MS]\n"
+    "  --max-body-bytes N    largest request body after decompression (default 67108864)\n"
+    "                                                                          [FIELDBOOK_MAX_BODY_BYTES]\n"
+    "  --page-size N         rows per pulled page by default (default 1000)    [FIELDBOOK_PAGE_SIZE]\n"
+    "\n"
+    "The server prints \"listening on HOST:PORT\" on stdout once it accepts connections, logs one\n"
+    "JSON object per request or event on stderr (personal data redacted), serves /healthz, /readyz\n"
+    "and /metrics (Prometheus) without a token, and stops gracefully on SIGTERM/SIGINT (requests in\n"
+    "flight finish). The token command prints a bearer token signed with the secret on stdout.\n"
+    "renew-epoch, run with the servers stopped after restoring a backup, gives the database a new\n"
+    "identity so every device pulls again from the beginning (docs/operations.md); it prints it.\n"
     "Exit codes: 0 ok, 1 cannot start (secret, database, address), 2 bad command line.\n";
 
 namespace {
@@ -89,7 +105,36 @@ std::optional<std::string> Lookup(const Flags& flags, const std::string& name, c
   return std::nullopt;
 }
 
+// A flag wins over either variable: --db with FIELDBOOK_POSTGRES set means SQLite.
+bool ChooseDatabase(const Flags& flags, std::string& db_out, std::string& postgres_out, std::string& error) {
+  const bool db_flag = flags.count("db") > 0, pg_flag = flags.count("postgres") > 0;
+  auto db = pg_flag ? std::nullopt : Lookup(flags, "db", "FIELDBOOK_DB");
+  auto postgres = db_flag ? std::nullopt : Lookup(flags, "postgres", "FIELDBOOK_POSTGRES");
+  if (db_flag && pg_flag) {
+    error = "--db and --postgres exclude each other: choose one database";
+  } else if (db && postgres) {
+    error = "FIELDBOOK_DB and FIELDBOOK_POSTGRES are both set: choose one database";
+  } else if (!db && !postgres) {
+    error = "missing --db FILE or --postgres URI (or FIELDBOOK_DB / FIELDBOOK_POSTGRES)";
+  } else {
+    db_out = db.value_or("");
+    postgres_out = postgres.value_or("");
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+Parsed<DatabaseOptions> ParseDatabaseOptions(const std::vector<std::string>& args) {
+  Parsed<DatabaseOptions> parsed;
+  Flags flags;
+  if (!CollectFlags(args, {"db", "postgres"}, flags, parsed.error)) return parsed;
+  DatabaseOptions o;
+  if (!ChooseDatabase(flags, o.db, o.postgres, parsed.error)) return parsed;
+  parsed.options = std::move(o);
+  return parsed;
+}
 
 Parsed<RunOptions> ParseRunOptions(const std::vector<std::string>& args) {
   Parsed<RunOptions> parsed;
@@ -104,15 +149,7 @@ Parsed<RunOptions> ParseRunOptions(const std::vector<std::string>& args) {
     parsed.error = std::move(message);
     return parsed;
   };
-  // A flag wins over either variable: --db with FIELDBOOK_POSTGRES set means SQLite.
-  const bool db_flag = flags.count("db") > 0, pg_flag = flags.count("postgres") > 0;
-  if (db_flag && pg_flag) return fail("--db and --postgres exclude each other: choose one database");
-  auto db = pg_flag ? std::nullopt : Lookup(flags, "db", "FIELDBOOK_DB");
-  auto postgres = db_flag ? std::nullopt : Lookup(flags, "postgres", "FIELDBOOK_POSTGRES");
-  if (db && postgres) return fail("FIELDBOOK_DB and FIELDBOOK_POSTGRES are both set: choose one database");
-  if (!db && !postgres) return fail("missing --db FILE or --postgres URI (or FIELDBOOK_DB / FIELDBOOK_POSTGRES)");
-  o.db = db.value_or("");
-  o.postgres = postgres.value_or("");
+  if (!ChooseDatabase(flags, o.db, o.postgres, parsed.error)) return parsed;
   auto listen = Lookup(flags, "listen", "FIELDBOOK_LISTEN");
   if (!listen) return fail("missing --listen HOST:PORT (or FIELDBOOK_LISTEN)");
   if (!ParseListen(*listen, o.host, o.port)) return fail("--listen wants HOST:PORT with PORT 0-65535, got " + *listen);

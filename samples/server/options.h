@@ -31,6 +31,12 @@ struct TokenOptions {
   int64_t ttl_seconds = 0;
 };
 
+// The database of `renew-epoch` (flags or FIELDBOOK_DB / FIELDBOOK_POSTGRES).
+struct DatabaseOptions {
+  std::string db;
+  std::string postgres;
+};
+
 // Either options or a message saying what is wrong with the command line.
 template <typename T>
 struct Parsed {
@@ -42,6 +48,7 @@ struct Parsed {
 // Run flags missing from args are taken from FIELDBOOK_* environment variables.
 Parsed<RunOptions> ParseRunOptions(const std::vector<std::string>& args);
 Parsed<TokenOptions> ParseTokenOptions(const std::vector<std::string>& args);
+Parsed<DatabaseOptions> ParseDatabaseOptions(const std::vector<std::string>& args);
 
 extern const char kUsage[];
 

@@ -7,6 +7,8 @@
 #include "fieldbook/core/json.h"
 #include "fieldbook/sync/cpprest_transport.h"
 #include "fieldbook/sync/protocol.h"
+#include "fieldbook/server/pg_backend.h"
+#include "support/postgres_cluster.h"
 #include "support/server_process.h"
 #include "sync/harness.h"
 
@@ -87,6 +89,7 @@ TEST_CASE("bad command lines exit 2 with usage on stderr", "[server][cli]") {
       {"--db", db, "--listen", "127.0.0.1:0", "--secret", secret, "stray"},
       {"--db", db, "--listen", "127.0.0.1:0", "--secret"},
       {"--db", db, "--db", db, "--listen", "127.0.0.1:0", "--secret", secret},
+      {"--db", db, "--postgres", "dbname=x", "--listen", "127.0.0.1:0", "--secret", secret},  // two databases
       {"token", "--secret", secret, "--tenant", "t1", "--agent", "a", "--role", "agent"},  // no --ttl
       {"token", "--secret", secret, "--tenant", "t1", "--agent", "a", "--role", "agent", "--ttl", "0"},
   };
@@ -279,4 +282,46 @@ TEST_CASE("HTTPS with --tls-cert and --tls-key", "[server][tls]") {
   sync::CpprestTransport plain("http://127.0.0.1:" + std::to_string(server.port()), quick);
   auto garbled = plain.Send(health);
   CHECK_FALSE(garbled.ok());
+}
+
+TEST_CASE("--postgres and FIELDBOOK_POSTGRES choose PostgreSQL; --db wins over the variable", "[server][cli][postgres]") {
+  if (!server::PostgresBackendBuilt()) {
+    TempDir dir;
+    WriteFile(dir.File("secret"), "0123456789abcdef0123\n");
+    auto r = RunProcess(ServerArgs({"--postgres", "dbname=x", "--listen", "127.0.0.1:0", "--secret", dir.File("secret")}));
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("built without PostgreSQL") != std::string::npos);
+    return;
+  }
+  const ServerProcessOptions pg = OptionsFor("postgres");
+  TempDir dir;
+  ServerProcessOptions options;
+  options.dir = dir.path().string();
+  options.default_flags = false;
+  options.env = {{"FIELDBOOK_POSTGRES", pg.postgres},
+                 {"FIELDBOOK_LISTEN", "127.0.0.1:0"},
+                 {"FIELDBOOK_SECRET_FILE", dir.File("secret")}};
+  {
+    ServerProcess server(options);
+    INFO(server.error());
+    REQUIRE(server.ok());
+    CHECK(server.Log().find(R"("backend":"postgres:127.0.0.1:)") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir.File("server.db")));
+  }
+  options.args = {"--db", dir.File("flag.db")};
+  {
+    ServerProcess server(options);
+    INFO(server.error());
+    REQUIRE(server.ok());
+    CHECK(server.Log().find(R"("backend":"sqlite:)") != std::string::npos);
+    CHECK(std::filesystem::exists(dir.File("flag.db")));
+  }
+  // An unreachable database: exit 1, and the password in the URI is not repeated.
+  WriteFile(dir.File("secret2"), "0123456789abcdef0123\n");
+  auto r = RunProcess(ServerArgs({"--postgres", "postgresql://fb:hunter2secret@127.0.0.1:" + std::to_string(UnusedPort()) + "/fb",
+                                  "--listen", "127.0.0.1:0", "--secret", dir.File("secret2")}));
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("cannot open PostgreSQL database") != std::string::npos);
+  CHECK(r.err.find("hunter2secret") == std::string::npos);
 }

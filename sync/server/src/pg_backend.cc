@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "fieldbook/core/ids.h"
+#include "fieldbook/server/restore.h"
 
 namespace fieldbook::server {
 namespace {
@@ -512,6 +513,18 @@ class PgBackend final : public ServerBackend {
 
 bool PostgresBackendBuilt() { return true; }
 int PostgresSchemaVersion() { return kSchemaVersion; }
+
+Result<std::string> RenewPostgresEpoch(const std::string& uri) {
+  FB_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Open(uri));
+  FB_ASSIGN_OR_RETURN(PgResult exists, conn->Query("SELECT to_regclass('srv_meta') IS NOT NULL", {}));
+  if (!Bool(exists.get(), 0, 0)) return Status(ErrorCode::kNotFound, "not a fieldbook-server database");
+  uint8_t bytes[12];
+  SystemEnv().RandomBytes(bytes, sizeof bytes);
+  const std::string epoch = HexEncode(bytes, sizeof bytes);
+  FB_ASSIGN_OR_RETURN(PgResult r, conn->Query("UPDATE srv_meta SET value = $1 WHERE key = 'epoch'", {P(epoch)}));
+  if (ToInt(PQcmdTuples(r.get())) != 1) return Status(ErrorCode::kNotFound, "the database has no server epoch");
+  return epoch;
+}
 
 Result<std::unique_ptr<ServerBackend>> OpenPostgresBackend(const std::string& uri) {
   FB_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Open(uri));
