@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "fieldbook/core/validation.h"
+#include "operation_rules.h"
 
 namespace fieldbook {
 namespace {
@@ -197,12 +198,14 @@ Status TaskRule(Store& store, RowValues& row, const RowValues* before, const Wri
 }  // namespace
 
 std::map<std::string, TableRule, std::less<>> ArchiveRules() {
-  return {
+  std::map<std::string, TableRule, std::less<>> rules{
       {"customers", CustomerRule},   {"family_members", PersonChildRule},
       {"policies", PolicyRule},      {"policy_roles", PolicyRoleRule},
       {"group_members", GroupMemberRule}, {"claims", ClaimRule},
       {"visits", VisitRule},         {"tasks", TaskRule},
   };
+  AddOperationRules(rules);
+  return rules;
 }
 
 }  // namespace fieldbook

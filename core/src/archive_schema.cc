@@ -1,5 +1,7 @@
 #include "fieldbook/core/archive_schema.h"
 
+#include "fieldbook/core/operation.h"
+
 namespace fieldbook {
 namespace {
 
@@ -242,8 +244,12 @@ std::vector<SchemaStep> SearchAndIndexes() {
 const SchemaRegistry& ArchiveRegistry() {
   // Immutable after construction; shared read-only by every Store.
   static const SchemaRegistry registry(
-      {Customers(), Consents(), FamilyMembers(), Policies(), PolicyRoles(), GroupMembers(), Claims(),
-       Visits(), Tasks()},
+      [] {
+        std::vector<TableSpec> all{Customers(), Consents(), FamilyMembers(), Policies(), PolicyRoles(),
+                                   GroupMembers(), Claims(), Visits(), Tasks()};
+        for (auto& t : OperationTables()) all.push_back(std::move(t));
+        return all;
+      }(),
       SearchAndIndexes());
   return registry;
 }

@@ -19,6 +19,7 @@ MethodTableMap BuildTable() {
   MethodTableMap table;
   AddArchiveMethods(table);
   AddSyncMethods(table);
+  AddOperationMethods(table);
   table.emplace("methods", ListMethods);
   return table;
 }

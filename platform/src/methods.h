@@ -31,6 +31,7 @@ using MethodTableMap = std::map<std::string, MethodFn, std::less<>>;
 
 void AddArchiveMethods(MethodTableMap& table);
 void AddSyncMethods(MethodTableMap& table);
+void AddOperationMethods(MethodTableMap& table);
 
 // Every method, built once.
 const MethodTableMap& MethodTable();

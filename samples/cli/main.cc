@@ -86,6 +86,7 @@ int Run(int argc, char** argv) {
   CommandTable table;
   AddArchiveCommands(table);
   AddSyncCommands(table);
+  AddOperationCommands(table);
   std::string db;
   std::vector<std::string> rest;
   for (int i = 1; i < argc; ++i) {

@@ -1,0 +1,535 @@
+// The service calendar (see operation_calendar.h). Rules, all dates in China time:
+//  - birthday: the solar birth date each year (29 Feb falls on 28 Feb in common years), or,
+//    when lunar_birthday is set, the same lunar month and day each lunar year (a birthday
+//    in a leap month is kept in the regular month of the same number; day 30 in a month of
+//    29 days falls on the 29th).
+//  - family_birthday: the same for each family member with a birth date.
+//  - policy_anniversary: the effective date each year from the first (policies in force
+//    or in grace; 29 Feb -> 28 Feb in common years).
+//  - premium_due: from payment_due_date (the next due date, itself included) or else the
+//    effective date (excluded), every 12/6/3/1 months for annual/semiannual/quarterly/
+//    monthly payment, counted from that anchor so month ends clamp without drifting
+//    (31 Jan monthly: 28/29 Feb, 31 Mar, ...); only within payment_years when set.
+//  - grace_end: for a policy in grace, the latest due date up to `today` plus grace_days.
+//  - claim_follow_up: an open claim claim_follow_days after its last change.
+//  - revisit: the customer's tier rhythm (revisit_days) after the last contact (the
+//    latest visit or last_contact_at, else when the customer was added); not for "left".
+//  - festival: Spring Festival, Lantern, Dragon Boat, Mid-Autumn, Double Ninth and New
+//    Year's Eve (lunar, from ICU), New Year's Day, Labour Day and National Day (solar).
+//  - holiday / workday: the announced days off and make-up working days (holidays table).
+//  - task: the agent's tasks by due date.
+#include <algorithm>
+#include <map>
+#include <tuple>
+#include <unordered_map>
+
+#include "fieldbook/core/json.h"
+#include "fieldbook/core/operation_calendar.h"
+
+namespace fieldbook {
+namespace {
+
+std::optional<Date> DateOf(const Statement& st, int col) {
+  if (st.IsNull(col)) return std::nullopt;
+  auto d = ParseDate(st.Text(col));
+  if (!d.ok()) return std::nullopt;
+  return *d;
+}
+
+// A month/day in `year`, 29 Feb becoming 28 Feb in a common year.
+Date InYear(int year, int month, int day) { return Date{year, month, std::min(day, DaysInMonth(year, month))}; }
+
+std::string Yuan(int64_t fen) {
+  std::string s = std::to_string(fen / 100);
+  if (fen % 100 != 0) {
+    const int64_t cents = fen % 100;
+    s += "." + std::string(cents < 10 ? "0" : "") + std::to_string(cents);
+  }
+  return s;
+}
+
+struct CustomerInfo {
+  std::string name;
+  std::string owner;
+  bool marketing = false;
+};
+
+class Builder {
+ public:
+  Builder(Store& store, const CalendarQuery& q, LunarCalendar& lunar, const OperationConfig& config)
+      : store_(store), q_(q), lunar_(lunar), config_(config) {}
+
+  Status Run(CalendarResult& out) {
+    out.query = q_;
+    out.lunar_available = lunar_.available();
+    if (!lunar_.available()) {
+      out.notices.push_back(
+          "lunar dates are unavailable in this build (no ICU): lunar birthdays and lunar festivals are not listed");
+    }
+    FB_RETURN_IF_ERROR(LoadConsents());
+    FB_RETURN_IF_ERROR(Customers());
+    FB_RETURN_IF_ERROR(FamilyBirthdays());
+    FB_RETURN_IF_ERROR(Policies());
+    FB_RETURN_IF_ERROR(Claims());
+    FB_RETURN_IF_ERROR(Tasks());
+    FB_RETURN_IF_ERROR(Festivals());
+    FB_RETURN_IF_ERROR(Holidays());
+    std::sort(occasions_.begin(), occasions_.end(), [](const Occasion& a, const Occasion& b) {
+      return std::tie(a.date, a.kind, a.id) < std::tie(b.date, b.kind, b.id);
+    });
+    out.occasions = std::move(occasions_);
+    return Status::Ok();
+  }
+
+ private:
+  bool InRange(const Date& d) const { return q_.from <= d && d <= q_.to; }
+
+  Occasion& Add(const Date& date, const char* kind, const char* category, std::string subject) {
+    Occasion o;
+    o.id = DerivedId(std::string(kind) + "|" + subject + "|" + date.ToString());
+    o.date = date;
+    o.kind = kind;
+    o.category = category;
+    occasions_.push_back(std::move(o));
+    return occasions_.back();
+  }
+
+  Occasion& AddFor(const Date& date, const char* kind, const char* category, const std::string& customer_id,
+                   const CustomerInfo& c, std::string subject) {
+    Occasion& o = Add(date, kind, category, subject.empty() ? customer_id : subject);
+    o.customer_id = customer_id;
+    o.customer_name = c.name;
+    o.owner_agent = c.owner;
+    o.subject_id = std::move(subject);
+    return o;
+  }
+
+  // A dated item that stays due until done: listed on its date, or as overdue in
+  // today's view once its date has passed.
+  bool DueOrOverdue(const Date& due, bool* overdue) const {
+    *overdue = false;
+    if (InRange(due)) return true;
+    if (q_.with_overdue && due < q_.from) {
+      *overdue = true;
+      return true;
+    }
+    return false;
+  }
+
+  Status LoadConsents() {
+    FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
+        "SELECT customer_id, granted FROM consents WHERE purpose = 'marketing' "
+        "ORDER BY customer_id, recorded_at, id"));
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      marketing_[st.String(0)] = st.Int(1) != 0;  // the latest record wins
+    }
+    return Status::Ok();
+  }
+
+  // Birthdays in range of someone born on `birth`, lunar or solar.
+  Status Birthdays(const Date& birth, bool lunar, std::vector<Date>& out) {
+    if (!lunar) {
+      for (int y = q_.from.year; y <= q_.to.year; ++y) {
+        const Date d = InYear(y, birth.month, birth.day);
+        if (InRange(d) && birth < d) out.push_back(d);
+      }
+      return Status::Ok();
+    }
+    if (!lunar_.available()) return Status::Ok();
+    auto born = lunar_born_.find(birth.ToDays());
+    if (born == lunar_born_.end()) {
+      FB_ASSIGN_OR_RETURN(LunarDate l, lunar_.ToLunar(birth));
+      born = lunar_born_.emplace(birth.ToDays(), l).first;
+    }
+    for (int y = q_.from.year - 1; y <= q_.to.year; ++y) {
+      FB_ASSIGN_OR_RETURN(Date d, Solar(y, born->second.month, born->second.day));
+      if (InRange(d) && birth < d) out.push_back(d);
+    }
+    return Status::Ok();
+  }
+
+  Result<Date> Solar(int year, int month, int day) {
+    const int key = (year * 13 + month) * 31 + day;
+    auto it = solar_.find(key);
+    if (it != solar_.end()) return it->second;
+    FB_ASSIGN_OR_RETURN(Date d, lunar_.ToSolar(year, month, day));
+    solar_.emplace(key, d);
+    return d;
+  }
+
+  Status Customers() {
+    std::unordered_map<std::string, int64_t> last_visit;
+    {
+      FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare("SELECT customer_id, MAX(visited_at) FROM visits GROUP BY 1"));
+      for (;;) {
+        FB_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        last_visit[st.String(0)] = st.Int(1);
+      }
+    }
+    FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
+        "SELECT id, name, owner_agent, kind, birth_date, lunar_birthday, value_tier, lifecycle_stage, "
+        "last_contact_at, created_at FROM customers WHERE ?1 = '' OR owner_agent = ?1"));
+    st.Bind(1, q_.agent);
+    std::vector<Date> dates;
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      std::string id = st.String(0);
+      CustomerInfo c{st.String(1), st.String(2), false};
+      auto consent = marketing_.find(id);
+      c.marketing = consent != marketing_.end() && consent->second;
+      if (c.marketing) ++greet_;
+      const auto birth = DateOf(st, 4);
+      if (c.marketing && birth && st.Text(3) == "person") {
+        const bool lunar = st.OptInt(5).value_or(0) == 1;
+        dates.clear();
+        FB_RETURN_IF_ERROR(Birthdays(*birth, lunar, dates));
+        for (const Date& d : dates) {
+          Occasion& o = AddFor(d, "birthday", "marketing", id, c, {});
+          o.title = c.name + " birthday";
+          o.detail = lunar ? "lunar birthday" : "";
+        }
+      }
+      if (st.Text(7) != "left") {
+        int64_t last = std::max(st.OptInt(8).value_or(0), st.OptInt(9).value_or(0));
+        auto v = last_visit.find(id);
+        if (v != last_visit.end()) last = std::max(last, v->second);
+        const std::string tier = st.IsNull(6) ? "general" : st.String(6);
+        const int every = config_.Tier(tier).revisit_days;
+        const Date due = ChinaDateOfMs(last).AddDays(every);
+        bool overdue = false;
+        if (DueOrOverdue(due, &overdue)) {
+          Occasion& o = AddFor(due, "revisit", "service", id, c, {});
+          o.title = "revisit " + c.name;
+          o.detail = "every " + std::to_string(every) + " days (" + tier + ")";
+          o.overdue = overdue;
+        }
+      }
+      customers_.emplace(std::move(id), std::move(c));
+    }
+    return Status::Ok();
+  }
+
+  const CustomerInfo* Customer(const std::string& id) const {
+    auto it = customers_.find(id);
+    return it == customers_.end() ? nullptr : &it->second;
+  }
+
+  Status FamilyBirthdays() {
+    FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
+        "SELECT id, customer_id, name, relation, birth_date, lunar_birthday FROM family_members "
+        "WHERE birth_date IS NOT NULL"));
+    std::vector<Date> dates;
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      const CustomerInfo* c = Customer(st.String(1));
+      const auto birth = DateOf(st, 4);
+      if (!c || !c->marketing || !birth) continue;
+      const bool lunar = st.OptInt(5).value_or(0) == 1;
+      dates.clear();
+      FB_RETURN_IF_ERROR(Birthdays(*birth, lunar, dates));
+      for (const Date& d : dates) {
+        Occasion& o = AddFor(d, "family_birthday", "marketing", st.String(1), *c, st.String(0));
+        o.title = st.String(2) + " birthday (" + st.String(3) + " of " + c->name + ")";
+        o.detail = lunar ? "lunar birthday" : "";
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Policies() {
+    FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
+        "SELECT id, customer_id, policy_number, product, effective_date, payment_frequency, payment_years, "
+        "payment_due_date, premium, status FROM policies WHERE status IN ('in_force', 'grace')"));
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      const CustomerInfo* c = Customer(st.String(1));
+      const auto effective = DateOf(st, 4);
+      if (!c || !effective) continue;
+      const std::string id = st.String(0), customer = st.String(1);
+      const std::string label = st.String(2) + " " + st.String(3);
+      for (int y = std::max(q_.from.year, effective->year + 1); y <= q_.to.year; ++y) {
+        const Date d = InYear(y, effective->month, effective->day);
+        if (!InRange(d)) continue;
+        Occasion& o = AddFor(d, "policy_anniversary", "service", customer, *c, id);
+        o.title = label + " anniversary (" + std::to_string(y - effective->year) + " years)";
+      }
+      const int step = MonthsBetweenPayments(st.Text(5));
+      if (step == 0) continue;
+      const auto next_due = DateOf(st, 7);
+      const Date anchor = next_due ? *next_due : *effective;
+      const int first = next_due ? 0 : 1;
+      const int64_t years = st.OptInt(6).value_or(0);
+      const std::optional<Date> stop =
+          years > 0 ? std::optional<Date>(effective->AddMonths(static_cast<int>(std::min<int64_t>(years, 200)) * 12))
+                    : std::nullopt;
+      auto due = [&](int k) { return anchor.AddMonths(k * step); };
+      const int months_to_from = (q_.from.year - anchor.year) * 12 + (q_.from.month - anchor.month);
+      for (int k = std::max(first, months_to_from / step - 1);; ++k) {
+        const Date d = due(k);
+        if (q_.to < d || (stop && *stop <= d)) break;
+        if (!InRange(d)) continue;
+        Occasion& o = AddFor(d, "premium_due", "service", customer, *c, id);
+        o.title = label + " premium " + Yuan(st.Int(8)) + " yuan due";
+        o.detail = "grace until " + d.AddDays(config_.grace_days).ToString();
+      }
+      if (st.Text(9) == "grace") {
+        // The latest due date up to today; its grace period is the one running.
+        const int months_to_today = (q_.today.year - anchor.year) * 12 + (q_.today.month - anchor.month);
+        int k = std::max(first, months_to_today / step + 1);
+        while (k > first && q_.today < due(k)) --k;
+        if (!(q_.today < due(k))) {
+          const Date end = due(k).AddDays(config_.grace_days);
+          if (InRange(end)) {
+            Occasion& o = AddFor(end, "grace_end", "service", customer, *c, id);
+            o.title = label + " grace period ends";
+            o.detail = "premium due " + due(k).ToString();
+          }
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  static int MonthsBetweenPayments(std::string_view frequency) {
+    if (frequency == "annual") return 12;
+    if (frequency == "semiannual") return 6;
+    if (frequency == "quarterly") return 3;
+    if (frequency == "monthly") return 1;
+    return 0;
+  }
+
+  Status Claims() {
+    FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
+        "SELECT id, customer_id, type, claim_date, COALESCE(updated_at, created_at) FROM claims "
+        "WHERE status NOT IN ('paid', 'rejected', 'closed')"));
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      const CustomerInfo* c = Customer(st.String(1));
+      if (!c) continue;
+      const Date due = ChinaDateOfMs(st.OptInt(4).value_or(0)).AddDays(config_.claim_follow_days);
+      bool overdue = false;
+      if (!DueOrOverdue(due, &overdue)) continue;
+      Occasion& o = AddFor(due, "claim_follow_up", "service", st.String(1), *c, st.String(0));
+      o.title = "follow up " + st.String(2) + " claim of " + st.String(3) + " for " + c->name;
+      o.overdue = overdue;
+    }
+    return Status::Ok();
+  }
+
+  Status Tasks() {
+    FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
+        "SELECT id, title, customer_id, due_date, done, owner_agent FROM tasks "
+        "WHERE (?3 = '' OR owner_agent = ?3) AND "
+        "((due_date >= ?1 AND due_date <= ?2) OR (?4 = 1 AND done = 0 AND due_date < ?1))"));
+    st.Bind(1, q_.from.ToString()).Bind(2, q_.to.ToString()).Bind(3, q_.agent).Bind(4, q_.with_overdue ? 1 : 0);
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      const auto due = DateOf(st, 3);
+      if (!due) continue;
+      Occasion o;
+      o.id = st.String(0);
+      o.date = *due;
+      o.kind = "task";
+      o.category = "task";
+      o.title = st.String(1);
+      o.subject_id = st.String(0);
+      o.owner_agent = st.String(5);
+      o.done = st.OptInt(4).value_or(0) == 1;
+      o.overdue = !o.done && *due < q_.today;
+      if (!st.IsNull(2)) {
+        o.customer_id = st.String(2);
+        if (const CustomerInfo* c = Customer(o.customer_id)) o.customer_name = c->name;
+      }
+      occasions_.push_back(std::move(o));
+    }
+    return Status::Ok();
+  }
+
+  void Festival(const Date& d, const char* key, const char* title, const char* detail) {
+    if (!InRange(d)) return;
+    Occasion& o = Add(d, "festival", "marketing", key);
+    o.title = title;
+    o.detail = detail;
+    o.greet_customers = greet_;
+  }
+
+  Status Festivals() {
+    for (int y = q_.from.year; y <= q_.to.year; ++y) {
+      Festival(Date{y, 1, 1}, "new_year", "元旦 New Year's Day", "solar 1-1");
+      Festival(Date{y, 5, 1}, "labour_day", "劳动节 Labour Day", "solar 5-1");
+      Festival(Date{y, 10, 1}, "national_day", "国庆节 National Day", "solar 10-1");
+    }
+    if (!lunar_.available()) return Status::Ok();
+    struct Lunar {
+      int month, day;
+      const char* key;
+      const char* title;
+      const char* detail;
+    };
+    static constexpr Lunar kLunar[] = {
+        {1, 1, "spring_festival", "春节 Spring Festival", "lunar 1-1"},
+        {1, 15, "lantern", "元宵节 Lantern Festival", "lunar 1-15"},
+        {5, 5, "dragon_boat", "端午节 Dragon Boat Festival", "lunar 5-5"},
+        {8, 15, "mid_autumn", "中秋节 Mid-Autumn Festival", "lunar 8-15"},
+        {9, 9, "double_ninth", "重阳节 Double Ninth Festival", "lunar 9-9"},
+    };
+    for (int y = q_.from.year - 1; y <= q_.to.year; ++y) {
+      for (const auto& f : kLunar) {
+        FB_ASSIGN_OR_RETURN(Date d, Solar(y, f.month, f.day));
+        Festival(d, f.key, f.title, f.detail);
+      }
+      FB_ASSIGN_OR_RETURN(Date next_spring, Solar(y + 1, 1, 1));
+      Festival(next_spring.AddDays(-1), "new_years_eve", "除夕 New Year's Eve", "last day of lunar year");
+    }
+    return Status::Ok();
+  }
+
+  Status Holidays() {
+    FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
+        "SELECT id, date, kind, name FROM holidays WHERE date >= ?1 AND date <= ?2"));
+    st.Bind(1, q_.from.ToString()).Bind(2, q_.to.ToString());
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      const auto d = DateOf(st, 1);
+      if (!d) continue;
+      const bool off = st.Text(2) == "holiday";
+      Occasion o;
+      o.id = st.String(0);
+      o.date = *d;
+      o.kind = off ? "holiday" : "workday";
+      o.category = "holiday";
+      o.title = st.String(3);
+      o.detail = off ? "day off" : "make-up working day";
+      o.subject_id = st.String(0);
+      occasions_.push_back(std::move(o));
+    }
+    return Status::Ok();
+  }
+
+  Store& store_;
+  const CalendarQuery& q_;
+  LunarCalendar& lunar_;
+  const OperationConfig& config_;
+  std::unordered_map<std::string, bool> marketing_;
+  std::unordered_map<std::string, CustomerInfo> customers_;
+  std::unordered_map<int64_t, LunarDate> lunar_born_;
+  std::unordered_map<int, Date> solar_;
+  int64_t greet_ = 0;
+  std::vector<Occasion> occasions_;
+};
+
+void OptString(rapidjson::Writer<rapidjson::StringBuffer>& w, const std::string& s) {
+  if (s.empty()) {
+    w.Null();
+  } else {
+    w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
+  }
+}
+
+}  // namespace
+
+Result<CalendarResult> ServiceCalendar(Store& store, const CalendarQuery& query, LunarCalendar& lunar) {
+  if (query.to < query.from) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "the range ends (" + query.to.ToString() + ") before it starts (" + query.from.ToString() + ")", "to");
+  }
+  if (query.to.ToDays() - query.from.ToDays() + 1 > kMaxCalendarDays) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "at most " + std::to_string(kMaxCalendarDays) + " days in one calendar query", "to");
+  }
+  FB_ASSIGN_OR_RETURN(Profile profile, Archive::LoadProfile(store));
+  FB_ASSIGN_OR_RETURN(OperationConfig config, LoadOperationConfig(store, profile.team));
+  FB_ASSIGN_OR_RETURN(Transaction txn, store.Begin(TxnMode::kDeferred));  // one consistent snapshot
+  CalendarResult out;
+  Builder builder(store, query, lunar, config);
+  FB_RETURN_IF_ERROR(builder.Run(out));
+  FB_RETURN_IF_ERROR(txn.Commit());
+  return out;
+}
+
+std::string CalendarJson(const CalendarResult& r) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("from");
+  w.String(r.query.from.ToString().c_str());
+  w.Key("to");
+  w.String(r.query.to.ToString().c_str());
+  w.Key("today");
+  w.String(r.query.today.ToString().c_str());
+  w.Key("lunar_available");
+  w.Bool(r.lunar_available);
+  w.Key("notices");
+  w.StartArray();
+  for (const auto& n : r.notices) w.String(n.c_str());
+  w.EndArray();
+  w.Key("count");
+  w.Uint64(r.occasions.size());
+  w.Key("occasions");
+  w.StartArray();
+  for (const auto& o : r.occasions) {
+    w.StartObject();
+    w.Key("id");
+    w.String(o.id.c_str());
+    w.Key("date");
+    w.String(o.date.ToString().c_str());
+    w.Key("kind");
+    w.String(o.kind.c_str());
+    w.Key("category");
+    w.String(o.category.c_str());
+    w.Key("title");
+    w.String(o.title.c_str());
+    w.Key("customer_id");
+    OptString(w, o.customer_id);
+    w.Key("customer_name");
+    OptString(w, o.customer_name);
+    w.Key("owner_agent");
+    OptString(w, o.owner_agent);
+    w.Key("subject_id");
+    OptString(w, o.subject_id);
+    w.Key("detail");
+    OptString(w, o.detail);
+    w.Key("overdue");
+    w.Bool(o.overdue);
+    w.Key("done");
+    w.Bool(o.done);
+    if (o.greet_customers >= 0) {
+      w.Key("greet_customers");
+      w.Int64(o.greet_customers);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+Result<int> WorkingDays(Store& store, const Date& from, const Date& to) {
+  std::map<std::string, bool> announced;  // date -> working
+  FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
+      "SELECT date, kind FROM holidays WHERE date >= ?1 AND date <= ?2 ORDER BY date, id"));
+  st.Bind(1, from.ToString()).Bind(2, to.ToString());
+  for (;;) {
+    FB_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    announced[st.String(0)] = st.Text(1) == "workday";
+  }
+  int days = 0;
+  for (Date d = from; d <= to; d = d.AddDays(1)) {
+    auto it = announced.find(d.ToString());
+    const bool working = it != announced.end() ? it->second : d.Weekday() < 5;
+    if (working) ++days;
+  }
+  return days;
+}
+
+}  // namespace fieldbook

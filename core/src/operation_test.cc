@@ -1,0 +1,522 @@
+// Customer operation rules with fixed dates: lunar dates, premium schedules, grace,
+// consent, revisit rhythms, classification, lifecycle, quotas and the kanban.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "archive_testutil.h"
+#include "fieldbook/core/ids.h"
+#include "fieldbook/core/operation.h"
+#include "fieldbook/core/operation_calendar.h"
+#include "fieldbook/core/operation_kanban.h"
+
+using namespace fieldbook;
+using namespace fieldbook::testing;
+
+namespace {
+
+Date D(const char* text) {
+  auto d = ParseDate(text);
+  REQUIRE(d.ok());
+  return *d;
+}
+
+CalendarResult Calendar(ArchiveFixture& f, const char* from, const char* to, LunarCalendar* lunar = nullptr,
+                        const char* today = nullptr) {
+  auto own = MakeLunarCalendar();
+  CalendarQuery q;
+  q.from = D(from);
+  q.to = D(to);
+  q.today = today ? D(today) : q.from;
+  auto r = ServiceCalendar(*f.store, q, lunar ? *lunar : *own);
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  return std::move(r).value();
+}
+
+std::vector<std::string> Dates(const CalendarResult& r, const std::string& kind, const std::string& subject = {}) {
+  std::vector<std::string> out;
+  for (const auto& o : r.occasions) {
+    if (o.kind == kind && (subject.empty() || o.subject_id == subject || o.customer_id == subject)) {
+      out.push_back(o.date.ToString());
+    }
+  }
+  return out;
+}
+
+std::string Grant(ArchiveFixture& f, const std::string& customer, bool granted, int64_t at) {
+  return f.Add("consents",
+               R"({"purpose":"marketing","granted":)" + std::string(granted ? "true" : "false") +
+                   R"(,"channel":"paper","recorded_at":)" + std::to_string(at) + "}",
+               customer);
+}
+
+}  // namespace
+
+TEST_CASE("lunar: the known festivals of 2026 and a lunar birthday in 2025, 2026 and 2027", "[operation][lunar]") {
+  auto lunar = MakeLunarCalendar();
+  if (!lunar->available()) {
+    WARN("built without ICU");
+    return;
+  }
+  CHECK(lunar->ToSolar(2026, 1, 1).value() == D("2026-02-17"));
+  CHECK(lunar->ToSolar(2026, 8, 15).value() == D("2026-09-25"));
+  // Born on Spring Festival 1990 (1990-01-27, lunar 1-1).
+  auto born = lunar->ToLunar(D("1990-01-27"));
+  REQUIRE(born.ok());
+  CHECK((born->month == 1 && born->day == 1 && !born->leap));
+  CHECK(LunarBirthdayIn(*lunar, D("1990-01-27"), 2025).value() == D("2025-01-29"));
+  CHECK(LunarBirthdayIn(*lunar, D("1990-01-27"), 2026).value() == D("2026-02-17"));
+  // Not checked for 2027: the new moon that starts lunar year 2027 falls at 23:56 Beijing
+  // time on 6 February, and ICU 72's astronomy puts it after midnight, so ICU says
+  // 2027-02-07 where the official calendar says 2027-02-06 (see docs/operation.md).
+  // Born on Mid-Autumn 1990 (1990-10-03, lunar 8-15).
+  CHECK(LunarBirthdayIn(*lunar, D("1990-10-03"), 2025).value() == D("2025-10-06"));
+  CHECK(LunarBirthdayIn(*lunar, D("1990-10-03"), 2026).value() == D("2026-09-25"));
+  CHECK(LunarBirthdayIn(*lunar, D("1990-10-03"), 2027).value() == D("2027-09-15"));
+}
+
+TEST_CASE("lunar: a leap-month birthday is kept in the regular month; day 30 falls on the month's last day",
+          "[operation][lunar]") {
+  auto lunar = MakeLunarCalendar();
+  if (!lunar->available()) return;
+  // 2023 had a leap second month (闰二月), 2023-03-22 .. 2023-04-19.
+  auto born = lunar->ToLunar(D("2023-04-01"));
+  REQUIRE(born.ok());
+  CHECK(born->leap);
+  CHECK(born->month == 2);
+  for (int year : {2025, 2026, 2027}) {
+    auto d = LunarBirthdayIn(*lunar, D("2023-04-01"), year);
+    REQUIRE(d.ok());
+    auto back = lunar->ToLunar(*d);
+    REQUIRE(back.ok());
+    CHECK(!back->leap);
+    CHECK(back->month == 2);
+    CHECK(back->day == born->day);
+    CHECK(back->year == year);
+  }
+  // Someone born on a 30th: every year's birthday is the 30th, or the 29th when the month
+  // is short, and always the last day of that lunar month.
+  Date thirtieth = D("1990-01-01");
+  while (lunar->ToLunar(thirtieth).value().day != 30) thirtieth = thirtieth.AddDays(1);
+  const int month = lunar->ToLunar(thirtieth).value().month;
+  std::set<int> days;
+  for (int year = 2020; year <= 2035; ++year) {
+    auto d = LunarBirthdayIn(*lunar, thirtieth, year);
+    REQUIRE(d.ok());
+    auto l = lunar->ToLunar(*d).value();
+    CHECK(l.month == month);
+    CHECK(lunar->ToLunar(d->AddDays(1)).value().day == 1);
+    days.insert(l.day);
+  }
+  CHECK(days == std::set<int>{29, 30});
+}
+
+TEST_CASE("lunar: a build without ICU says so and still lists every solar occasion", "[operation][lunar]") {
+  ArchiveFixture f;
+  auto none = UnavailableLunarCalendar();
+  auto l = none->ToLunar(D("2026-01-01"));
+  REQUIRE(!l.ok());
+  CHECK(l.status().code() == ErrorCode::kUnavailable);
+  CHECK(l.status().message().find("ICU") != std::string::npos);
+  const std::string solar = f.Add("customers", R"({"kind":"person","name":"甲","birth_date":"1980-03-05"})");
+  const std::string lunar = f.Add("customers", R"({"kind":"person","name":"乙","birth_date":"1980-03-05","lunar_birthday":true})");
+  Grant(f, solar, true, 1);
+  Grant(f, lunar, true, 1);
+  auto r = Calendar(f, "2026-01-01", "2026-12-31", none.get());
+  CHECK(!r.lunar_available);
+  REQUIRE(r.notices.size() == 1);
+  CHECK(r.notices[0].find("lunar") != std::string::npos);
+  CHECK(Dates(r, "birthday", solar) == std::vector<std::string>{"2026-03-05"});
+  CHECK(Dates(r, "birthday", lunar).empty());
+  std::set<std::string> festivals;
+  for (const auto& o : r.occasions) {
+    if (o.kind == "festival") festivals.insert(o.detail);
+  }
+  CHECK(festivals == std::set<std::string>{"solar 1-1", "solar 5-1", "solar 10-1"});
+  CHECK(CalendarJson(r).find(R"("lunar_available":false)") != std::string::npos);
+}
+
+TEST_CASE("calendar: festivals of 2026 from ICU, and announced holidays as data", "[operation][calendar]") {
+  ArchiveFixture f;
+  f.Add("holidays", R"({"date":"2026-02-16","kind":"holiday","name":"春节假期"})");
+  f.Add("holidays", R"({"date":"2026-02-14","kind":"workday","name":"春节调休上班"})");
+  auto r = Calendar(f, "2026-01-01", "2026-12-31");
+  std::map<std::string, std::string> festivals;
+  for (const auto& o : r.occasions) {
+    if (o.kind == "festival") festivals[o.detail] = o.date.ToString();
+  }
+  if (r.lunar_available) {
+    CHECK(festivals["lunar 1-1"] == "2026-02-17");
+    CHECK(festivals["lunar 8-15"] == "2026-09-25");
+    CHECK(festivals["last day of lunar year"] == "2026-02-16");
+    CHECK(festivals.count("lunar 5-5") == 1);
+    CHECK(festivals.count("lunar 9-9") == 1);
+    CHECK(festivals.count("lunar 1-15") == 1);
+  }
+  CHECK(Dates(r, "holiday") == std::vector<std::string>{"2026-02-16"});
+  CHECK(Dates(r, "workday") == std::vector<std::string>{"2026-02-14"});
+  // 2026-02-09 .. 2026-02-15: five weekdays, plus the make-up Saturday.
+  CHECK(WorkingDays(*f.store, D("2026-02-09"), D("2026-02-15")).value() == 6);
+  // 2026-02-16 (Monday) is announced off.
+  CHECK(WorkingDays(*f.store, D("2026-02-16"), D("2026-02-20")).value() == 4);
+}
+
+TEST_CASE("calendar: premium due dates of a 29 February policy, monthly and annual, and month-end clamping",
+          "[operation][calendar]") {
+  ArchiveFixture f;
+  const std::string c = f.Add("customers", R"({"kind":"person","name":"丙"})");
+  const std::string annual = f.Add("policies",
+      R"({"policy_number":"P-1","product":"寿险","effective_date":"2024-02-29","premium":1200000,"payment_frequency":"annual"})", c);
+  const std::string monthly = f.Add("policies",
+      R"({"policy_number":"P-2","product":"医疗","effective_date":"2024-02-29","premium":10000,"payment_frequency":"monthly","payment_years":1})", c);
+  const std::string month_end = f.Add("policies",
+      R"({"policy_number":"P-3","product":"重疾","effective_date":"2025-01-31","premium":50000,"payment_frequency":"monthly"})", c);
+  auto r = Calendar(f, "2024-01-01", "2028-12-31");
+  SECTION("annual") {
+    auto dues = Dates(r, "premium_due", annual);
+    CHECK(dues == std::vector<std::string>{"2025-02-28", "2026-02-28", "2027-02-28", "2028-02-29"});
+    CHECK(Dates(r, "policy_anniversary", annual) == dues);
+  }
+  SECTION("monthly within payment_years") {
+    auto dues = Dates(r, "premium_due", monthly);
+    REQUIRE(dues.size() == 11);  // 2024-03-29 .. 2025-01-29; the year is paid by then
+    CHECK(dues.front() == "2024-03-29");
+    CHECK(dues[1] == "2024-04-29");
+    CHECK(dues.back() == "2025-01-29");
+  }
+  SECTION("month ends clamp without drifting") {
+    auto dues = Dates(r, "premium_due", month_end);
+    REQUIRE(dues.size() >= 4);
+    CHECK(std::vector<std::string>(dues.begin(), dues.begin() + 4) ==
+          std::vector<std::string>{"2025-02-28", "2025-03-31", "2025-04-30", "2025-05-31"});
+    CHECK(std::find(dues.begin(), dues.end(), "2028-02-29") != dues.end());
+  }
+}
+
+TEST_CASE("calendar: grace period from the team's setting, and its end for a policy in grace",
+          "[operation][calendar]") {
+  ArchiveFixture f;
+  const std::string c = f.Add("customers", R"({"kind":"person","name":"丁"})");
+  const std::string p = f.Add("policies",
+      R"({"policy_number":"P-9","product":"寿险","effective_date":"2024-03-10","premium":500000,"payment_frequency":"annual","status":"grace"})", c);
+  auto r = Calendar(f, "2026-03-01", "2026-06-30", nullptr, "2026-04-01");
+  REQUIRE(Dates(r, "premium_due", p) == std::vector<std::string>{"2026-03-10"});
+  for (const auto& o : r.occasions) {
+    if (o.kind == "premium_due") CHECK(o.detail == "grace until 2026-05-09");
+  }
+  CHECK(Dates(r, "grace_end", p) == std::vector<std::string>{"2026-05-09"});
+  REQUIRE(SaveOperationConfig(*f.archive, "team-3", R"({"grace_days":30})").ok());
+  r = Calendar(f, "2026-03-01", "2026-06-30", nullptr, "2026-04-01");
+  CHECK(Dates(r, "grace_end", p) == std::vector<std::string>{"2026-04-09"});
+  // Bad settings are refused by name, and nothing changes.
+  Status bad = SaveOperationConfig(*f.archive, "team-3", R"({"grace_days":1000})");
+  CHECK(bad.code() == ErrorCode::kInvalidField);
+  CHECK(bad.field() == "grace_days");
+  bad = SaveOperationConfig(*f.archive, "team-3", R"({"strategies":{"tiers":{"gold":{}}}})");
+  CHECK(bad.field() == "strategies.tiers.gold");
+  CHECK(LoadOperationConfig(*f.store, "team-3").value().grace_days == 30);
+}
+
+TEST_CASE("calendar: no marketing occasions without marketing consent; service occasions stay",
+          "[operation][calendar][consent]") {
+  ArchiveFixture f;
+  const std::string c = f.Add("customers", R"({"kind":"person","name":"戊","birth_date":"1985-06-10"})");
+  f.Add("family_members", R"({"relation":"child","name":"小戊","birth_date":"2015-07-01"})", c);
+  f.Add("policies",
+        R"({"policy_number":"P-5","product":"寿险","effective_date":"2020-06-20","premium":100000,"payment_frequency":"annual"})", c);
+  auto kinds = [&] {
+    std::set<std::string> out;
+    for (const auto& o : Calendar(f, "2026-06-01", "2026-07-31").occasions) {
+      if (o.customer_id == c) out.insert(o.kind);
+    }
+    return out;
+  };
+  auto greet = [&] {
+    for (const auto& o : Calendar(f, "2026-06-01", "2026-07-31").occasions) {
+      if (o.kind == "festival") return o.greet_customers;
+    }
+    return int64_t{-1};
+  };
+  const std::set<std::string> service{"premium_due", "policy_anniversary"};
+  CHECK(kinds() == service);  // no consent on file
+  Grant(f, c, true, 1000);
+  CHECK(kinds() == std::set<std::string>{"birthday", "family_birthday", "premium_due", "policy_anniversary"});
+  CHECK(greet() == 1);
+  Grant(f, c, false, 2000);  // withdrawn later
+  CHECK(kinds() == service);
+  CHECK(greet() == 0);
+}
+
+TEST_CASE("calendar: revisit rhythm by value tier, configurable per team; occasions have stable ids",
+          "[operation][calendar]") {
+  ArchiveFixture f;  // clock: 2026-01-01T00:00Z, 08:00 in China
+  const std::string high = f.Add("customers", R"({"kind":"person","name":"高","value_tier":"high"})");
+  const std::string general = f.Add("customers", R"({"kind":"person","name":"普","value_tier":"general"})");
+  const std::string left = f.Add("customers", R"({"kind":"person","name":"走","lifecycle_stage":"left"})");
+  auto r = Calendar(f, "2026-01-01", "2026-12-31");
+  CHECK(Dates(r, "revisit", high) == std::vector<std::string>{"2026-01-31"});
+  CHECK(Dates(r, "revisit", general) == std::vector<std::string>{"2026-04-01"});
+  CHECK(Dates(r, "revisit", left).empty());
+  f.Add("visits", R"({"channel":"visit","visited_at":"2026-03-01T02:00:00Z"})", high);
+  REQUIRE(SaveOperationConfig(*f.archive, "team-3", R"({"strategies":{"tiers":{"general":{"revisit_days":60}}}})").ok());
+  auto again = Calendar(f, "2026-01-01", "2026-12-31");
+  CHECK(Dates(again, "revisit", high) == std::vector<std::string>{"2026-03-31"});
+  CHECK(Dates(again, "revisit", general) == std::vector<std::string>{"2026-03-02"});
+  // Today's view carries an overdue revisit.
+  CalendarQuery q;
+  q.from = q.to = q.today = D("2026-04-15");
+  q.with_overdue = true;
+  auto lunar = MakeLunarCalendar();
+  auto today = ServiceCalendar(*f.store, q, *lunar);
+  REQUIRE(today.ok());
+  bool overdue = false;
+  for (const auto& o : today->occasions) overdue |= o.customer_id == high && o.kind == "revisit" && o.overdue;
+  CHECK(overdue);
+  // The same occasion has the same id in every listing.
+  auto ids = [](const CalendarResult& x) {
+    std::set<std::string> s;
+    for (const auto& o : x.occasions) s.insert(o.id);
+    return s;
+  };
+  CHECK(ids(again) == ids(Calendar(f, "2026-01-01", "2026-12-31")));
+  CHECK(DerivedId("x") == DerivedId("x"));
+  CHECK(IsUuid(DerivedId("x")));
+  CHECK(DerivedId("x") != DerivedId("y"));
+}
+
+TEST_CASE("calendar: claim follow-ups, tasks, and bad ranges", "[operation][calendar]") {
+  ArchiveFixture f;
+  const std::string c = f.Add("customers", R"({"kind":"person","name":"己"})");
+  const std::string p = f.Add("policies",
+      R"({"policy_number":"P-7","product":"医疗","effective_date":"2025-05-01","premium":30000,"payment_frequency":"annual"})", c);
+  f.Add("claims", R"({"policy_id":")" + p + R"(","claim_date":"2025-12-28","type":"medical","amount":500000,"status":"submitted"})");
+  f.Add("claims", R"({"policy_id":")" + p + R"(","claim_date":"2025-12-20","type":"medical","amount":1000,"status":"paid"})");
+  f.Add("tasks", R"({"title":"送保单","due_date":"2026-01-05","customer_id":")" + c + R"("})");
+  auto r = Calendar(f, "2026-01-01", "2026-01-31");
+  CHECK(Dates(r, "claim_follow_up") == std::vector<std::string>{"2026-01-08"});
+  CHECK(Dates(r, "task") == std::vector<std::string>{"2026-01-05"});
+  CalendarQuery q;
+  q.from = D("2026-02-01");
+  q.to = D("2026-01-01");
+  q.today = q.from;
+  auto lunar = MakeLunarCalendar();
+  auto bad = ServiceCalendar(*f.store, q, *lunar);
+  REQUIRE(!bad.ok());
+  CHECK(bad.status().field() == "to");
+  q.to = D("2032-12-31");
+  CHECK(ServiceCalendar(*f.store, q, *lunar).status().field() == "to");
+}
+
+TEST_CASE("classify: segment suggested from the archive; an override sticks until cleared", "[operation][classify]") {
+  ArchiveFixture f;
+  const Date today = D("2026-06-01");
+  const std::string company = f.Add("customers", R"({"kind":"company","name":"某某科技","legal_rep":"王总"})");
+  const std::string boss = f.Add("customers", R"({"kind":"person","name":"王总"})");
+  const std::string old = f.Add("customers", R"({"kind":"person","name":"老李","birth_date":"1950-01-01"})");
+  const std::string parent = f.Add("customers", R"({"kind":"person","name":"张妈","birth_date":"1988-01-01"})");
+  f.Add("family_members", R"({"relation":"child","name":"张宝"})", parent);
+  const std::string worker = f.Add("customers", R"({"kind":"person","name":"程序员","occupation":"软件工程师"})");
+  const std::string unknown = f.Add("customers", R"({"kind":"person","name":"无名"})");
+  auto seg = [&](const std::string& id) { return ClassifyCustomer(*f.archive, id, today).value().segment; };
+  CHECK(seg(company) == std::optional<std::string>("sme"));
+  CHECK(seg(boss) == std::optional<std::string>("sme"));
+  CHECK(seg(old) == std::optional<std::string>("elderly"));
+  CHECK(seg(parent) == std::optional<std::string>("family"));
+  CHECK(seg(worker) == std::optional<std::string>("professional"));
+  CHECK(seg(unknown) == std::nullopt);
+  CHECK(Text(f.Show("customers", parent), "needs_segment") == "family");
+
+  REQUIRE(OverrideClassification(*f.archive, parent, "needs_segment", "professional", "works full time").ok());
+  auto c = ClassifyCustomer(*f.archive, parent, today).value();
+  CHECK(c.segment == std::optional<std::string>("professional"));
+  CHECK(c.suggested_segment == std::optional<std::string>("family"));
+  CHECK(Text(f.Show("customers", parent), "needs_segment") == "professional");
+  REQUIRE(ClassifyAll(*f.archive, today).ok());
+  CHECK(Text(f.Show("customers", parent), "needs_segment") == "professional");
+  REQUIRE(OverrideClassification(*f.archive, parent, "needs_segment", "", "").ok());
+  CHECK(ClassifyCustomer(*f.archive, parent, today).value().segment == std::optional<std::string>("family"));
+
+  Status bad = OverrideClassification(*f.archive, parent, "needs_segment", "rich", "");
+  CHECK(bad.code() == ErrorCode::kInvalidField);
+  CHECK(bad.field() == "needs_segment");
+  CHECK(OverrideClassification(*f.archive, "0190a5c4-0000-7000-8000-000000000001", "value_tier", "high", "").code() ==
+        ErrorCode::kNotFound);
+}
+
+TEST_CASE("classify: value tier from premium and potential with the team's thresholds, and its strategy",
+          "[operation][classify]") {
+  ArchiveFixture f;
+  const Date today = D("2026-06-01");
+  const std::string big = f.Add("customers", R"({"kind":"person","name":"大"})");
+  f.Add("policies", R"({"policy_number":"A","product":"年金","effective_date":"2025-01-01","premium":200000,"payment_frequency":"monthly"})", big);
+  const std::string mid = f.Add("customers", R"({"kind":"person","name":"中"})");
+  f.Add("policies", R"({"policy_number":"B","product":"重疾","effective_date":"2025-01-01","premium":800000,"payment_frequency":"annual"})", mid);
+  const std::string rich = f.Add("customers", R"({"kind":"person","name":"潜","annual_income":50000000})");
+  const std::string small = f.Add("customers", R"({"kind":"person","name":"小"})");
+  auto tier = [&](const std::string& id) { return ClassifyCustomer(*f.archive, id, today).value().tier; };
+  CHECK(tier(big) == "high");  // 2,400,000 fen a year
+  CHECK(ClassifyCustomer(*f.archive, big, today).value().annual_premium == 2400000);
+  CHECK(tier(mid) == "general");
+  CHECK(tier(rich) == "potential");
+  CHECK(tier(small) == "low");
+  auto strategy = ClassifyCustomer(*f.archive, big, today).value();
+  CHECK(strategy.strategy.service_level == "vip");
+  CHECK(strategy.strategy.revisit_days == 30);
+  CHECK(!strategy.prospect);
+  CHECK(ClassifyCustomer(*f.archive, small, today).value().prospect);
+
+  REQUIRE(SaveOperationConfig(*f.archive, "team-3",
+                              R"({"high_premium":500000,"strategies":{"tiers":{"high":{"service_level":"白金","revisit_days":14,"products":["年金"]}}}})")
+              .ok());
+  CHECK(tier(mid) == "high");
+  auto c = ClassifyCustomer(*f.archive, mid, today).value();
+  CHECK(c.strategy.service_level == "白金");
+  CHECK(c.strategy.revisit_days == 14);
+  CHECK(c.products.front() == "年金");
+  REQUIRE(OverrideClassification(*f.archive, mid, "value_tier", "potential", "").ok());
+  CHECK(tier(mid) == "potential");
+}
+
+TEST_CASE("lifecycle: moved by facts, by hand, and every step recorded", "[operation][lifecycle]") {
+  ArchiveFixture f;
+  const std::string c = f.Add("customers", R"({"kind":"person","name":"周"})");
+  auto advance = [&](const char* today) {
+    auto steps = AdvanceLifecycle(*f.archive, c, D(today));
+    INFO(steps.status().ToString());
+    REQUIRE(steps.ok());
+    std::vector<std::string> out;
+    for (const auto& s : *steps) out.push_back(s.from_stage + ">" + s.to_stage + ":" + s.reason);
+    return out;
+  };
+  auto stage = [&] { return Text(f.Show("customers", c), "lifecycle_stage"); };
+  CHECK(advance("2026-01-02").empty());
+  f.env.Advance(1000);
+  const std::string p1 = f.Add("policies",
+      R"({"policy_number":"L1","product":"寿险","effective_date":"2026-01-02","premium":100000,"payment_frequency":"annual"})", c);
+  f.env.Advance(1000);
+  CHECK(advance("2026-01-03") == std::vector<std::string>{"lead>first_deal:first_policy"});
+  f.env.Advance(1000);
+  const std::string p2 = f.Add("policies",
+      R"({"policy_number":"L2","product":"医疗","effective_date":"2026-02-01","premium":10000,"payment_frequency":"annual"})", c);
+  f.env.Advance(1000);
+  CHECK(advance("2026-02-01") == std::vector<std::string>{"first_deal>repeat:second_policy"});
+  CHECK(advance("2026-02-01").empty());  // idempotent
+  // By hand to mature: sticks while no new fact arrives.
+  f.env.Advance(1000);
+  REQUIRE(MoveLifecycle(*f.archive, c, "mature", "大客户").ok());
+  CHECK(stage() == "mature");
+  CHECK(advance("2026-03-01").empty());
+  // Both policies end: the customer has left.
+  f.env.Advance(1000);
+  REQUIRE(f.archive->Set("policies", p1, R"({"status":"lapsed"})").ok());
+  REQUIRE(f.archive->Set("policies", p2, R"({"status":"surrendered"})").ok());
+  f.env.Advance(1000);
+  CHECK(advance("2026-04-01") == std::vector<std::string>{"mature>left:all_policies_ended"});
+  // A new policy brings the customer back.
+  f.env.Advance(1000);
+  f.Add("policies", R"({"policy_number":"L3","product":"意外","effective_date":"2026-05-01","premium":5000,"payment_frequency":"annual"})", c);
+  f.env.Advance(1000);
+  CHECK(advance("2026-05-01") == std::vector<std::string>{"left>repeat:new_policy"});
+  // No contact for 12 months (the default): redevelopment.
+  CHECK(advance("2026-12-31").empty());
+  CHECK(advance("2027-01-02") == std::vector<std::string>{"repeat>redevelop:no_contact"});
+  auto history = LifecycleHistory(*f.store, c);
+  REQUIRE(history.ok());
+  std::vector<std::string> reasons;
+  for (const auto& e : *history) reasons.push_back(e.reason);
+  CHECK(reasons == std::vector<std::string>{"first_policy", "second_policy", "manual", "all_policies_ended",
+                                            "new_policy", "no_contact"});
+  CHECK(history->at(2).note == "大客户");
+  CHECK(stage() == "redevelop");
+  CHECK(MoveLifecycle(*f.archive, c, "gone", "").status().field() == "stage");
+  CHECK(MoveLifecycle(*f.archive, c, "redevelop", "").status().field() == "stage");
+}
+
+TEST_CASE("lifecycle: a repeat customer matures with tenure; a lead not contacted is lost",
+          "[operation][lifecycle]") {
+  ArchiveFixture f;
+  const std::string lead = f.Add("customers", R"({"kind":"person","name":"线索"})");
+  const std::string c = f.Add("customers", R"({"kind":"person","name":"老客户"})");
+  f.Add("policies", R"({"policy_number":"M1","product":"寿险","effective_date":"2020-01-01","premium":100000,"payment_frequency":"annual"})", c);
+  f.Add("policies", R"({"policy_number":"M2","product":"寿险","effective_date":"2021-01-01","premium":100000,"payment_frequency":"annual"})", c);
+  f.Add("visits", R"({"channel":"phone","visited_at":"2026-03-01T01:00:00Z"})", c);
+  f.env.Advance(1000);
+  auto steps = AdvanceAllLifecycles(*f.archive, D("2026-01-02"));
+  REQUIRE(steps.ok());
+  std::vector<std::string> got;
+  for (const auto& s : *steps) got.push_back(s.to_stage);
+  CHECK(got == std::vector<std::string>{"first_deal", "repeat", "mature"});
+  auto lost = AdvanceAllLifecycles(*f.archive, D("2027-01-01"));
+  REQUIRE(lost.ok());
+  REQUIRE(lost->size() == 1);
+  CHECK(lost->at(0).customer_id == lead);
+  CHECK(lost->at(0).to_stage == "left");
+  CHECK(lost->at(0).reason == "no_contact");
+}
+
+TEST_CASE("kanban: tasks, revisits, quotas and the contact achievement rate per agent and team",
+          "[operation][kanban]") {
+  ArchiveFixture f;  // agent-7 of team-3; clock 2026-01-01
+  const std::string mine = f.Add("customers", R"({"kind":"person","name":"甲","value_tier":"high"})");
+  f.Add("customers", R"({"kind":"person","name":"乙","owner_agent":"agent-8","value_tier":"high"})");
+  // Week of Monday 2026-02-02 .. Sunday 2026-02-08.
+  f.Add("tasks", R"({"title":"a","due_date":"2026-02-02","done":true})");
+  f.Add("tasks", R"({"title":"b","due_date":"2026-02-03"})");
+  f.Add("tasks", R"({"title":"c","due_date":"2026-02-06"})");
+  f.Add("tasks", R"({"title":"d","due_date":"2026-02-20"})");
+  f.Add("tasks", R"({"title":"e","due_date":"2026-02-04","owner_agent":"agent-8","done":true})");
+  f.Add("visits", R"({"channel":"visit","visited_at":"2026-02-03T03:00:00Z"})", mine);
+  f.Add("visits", R"({"channel":"phone","visited_at":"2026-02-04T03:00:00Z"})", mine);
+  REQUIRE(SaveQuota(*f.archive, "agent-7", R"({"visits_per_day":2})").ok());
+  KanbanQuery q;
+  q.period = KanbanPeriod::kWeek;
+  q.date = D("2026-02-05");
+  auto k = BuildKanban(*f.store, q);
+  INFO(k.status().ToString());
+  REQUIRE(k.ok());
+  CHECK(k->from == D("2026-02-02"));
+  CHECK(k->to == D("2026-02-08"));
+  CHECK(k->working_days == 5);
+  REQUIRE(k->agents.size() == 1);
+  const AgentBoard& b = k->agents[0];
+  CHECK(b.agent == "agent-7");
+  CHECK(b.tasks_planned == 3);
+  CHECK(b.tasks_done == 1);
+  CHECK(b.tasks_overdue == 1);  // b, due before 2026-02-05
+  CHECK(b.revisits_planned == 1);  // high tier: due 2026-01-31
+  CHECK(b.revisits_done == 1);
+  CHECK(b.visits.done == 1);
+  CHECK(b.visits.target == 10);
+  CHECK(b.calls.done == 1);
+  CHECK(b.calls.target == 50);
+  CHECK(b.prospects.target == 15);
+  CHECK(*b.contact_rate() == Approx(0.5));  // 2 of 4
+  q.team = true;
+  auto team = BuildKanban(*f.store, q);
+  REQUIRE(team.ok());
+  REQUIRE(team->agents.size() == 2);
+  CHECK(team->agents[1].agent == "agent-8");
+  CHECK(team->agents[1].tasks_done == 1);
+  CHECK(team->agents[1].revisits_planned == 1);
+  CHECK(team->agents[1].revisits_overdue == 1);
+  CHECK(team->total.contacts_planned() == 6);
+  CHECK(team->total.contacts_done() == 3);
+  CHECK(*team->total.contact_rate() == Approx(0.5));
+  CHECK(KanbanJson(*team).find(R"("achievement_rate":0.5)") != std::string::npos);
+  // A day with nothing planned has no rate; a month counts its own working days.
+  q.team = false;
+  q.period = KanbanPeriod::kDay;
+  q.date = D("2026-02-07");
+  auto sat = BuildKanban(*f.store, q);
+  REQUIRE(sat.ok());
+  CHECK(sat->working_days == 0);
+  CHECK(!sat->agents[0].contact_rate());
+  q.period = KanbanPeriod::kMonth;
+  auto month = BuildKanban(*f.store, q);
+  REQUIRE(month.ok());
+  CHECK(month->from == D("2026-02-01"));
+  CHECK(month->to == D("2026-02-28"));
+  CHECK(month->working_days == 20);
+  CHECK(SaveQuota(*f.archive, "agent-7", R"({"visits_per_day":-1})").code() == ErrorCode::kInvalidField);
+}
