@@ -9,6 +9,8 @@
 // claims. Then times the service calendar of one day (today's view, overdue included),
 // a 31-day calendar range and the week's kanban for the agent and for the team, each the
 // median of --repeat runs (default 5). --write also saves bench/results/operation.txt.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -152,15 +154,28 @@ void Populate(fieldbook::Store& store, int customers) {
   Check(store.Exec("ANALYZE"), "analyze");
 }
 
+double CpuMs() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
+
+struct Timing {
+  double wall_ms = 0;
+  double cpu_ms = 0;  // user + system: what the operation costs when it has a core to itself
+};
+
 template <typename F>
-double TimeMs(int repeat, F&& run) {
-  std::vector<double> ms;
+Timing TimeMs(int repeat, F&& run) {
+  std::vector<double> wall, cpu;
   for (int i = 0; i < repeat; ++i) {
     const auto start = Clock::now();
+    const double cpu_start = CpuMs();
     run();
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    cpu.push_back(CpuMs() - cpu_start);
+    wall.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   }
-  return Median(ms);
+  return {Median(wall), Median(cpu)};
 }
 
 }  // namespace
@@ -196,7 +211,7 @@ int main(int argc, char** argv) {
   CalendarQuery day;
   day.from = day.to = day.today = today;
   day.with_overdue = true;
-  const double today_ms = TimeMs(repeat, [&] {
+  const Timing today_ms = TimeMs(repeat, [&] {
     auto r = ServiceCalendar(store, day, *lunar);
     Check(r.status(), "today");
     today_count = r->occasions.size();
@@ -206,7 +221,7 @@ int main(int argc, char** argv) {
   month.from = today;
   month.to = today.AddDays(30);
   month.today = today;
-  const double range_ms = TimeMs(repeat, [&] {
+  const Timing range_ms = TimeMs(repeat, [&] {
     auto r = ServiceCalendar(store, month, *lunar);
     Check(r.status(), "calendar");
     range_count = r->occasions.size();
@@ -215,13 +230,13 @@ int main(int argc, char** argv) {
   KanbanQuery week;
   week.period = KanbanPeriod::kWeek;
   week.date = today;
-  const double kanban_ms = TimeMs(repeat, [&] {
+  const Timing kanban_ms = TimeMs(repeat, [&] {
     auto k = BuildKanban(store, week);
     Check(k.status(), "kanban");
     (void)KanbanJson(*k);
   });
   week.team = true;
-  const double team_ms = TimeMs(repeat, [&] {
+  const Timing team_ms = TimeMs(repeat, [&] {
     auto k = BuildKanban(store, week);
     Check(k.status(), "kanban --team");
     (void)KanbanJson(*k);
@@ -236,20 +251,23 @@ int main(int argc, char** argv) {
          << "book: " << customers << " customers (8 agents), " << customers << " policies, " << customers / 3
          << " family members, " << customers / 5 << " visits, 5000 tasks, 1000 open claims; ICU "
          << (lunar->available() ? "on" : "off") << "; built in " << static_cast<int>(build_s) << " s\n\n";
-  char line[160];
-  std::snprintf(line, sizeof line, "%-40s %10s %12s\n", "operation", "ms", "occasions");
+  char line[200];
+  std::snprintf(line, sizeof line, "%-40s %10s %10s %12s\n", "operation", "wall ms", "cpu ms", "occasions");
   report << line;
-  std::snprintf(line, sizeof line, "%-40s %10.1f %12zu\n", "today (2026-09-25, overdue included)", today_ms,
-                today_count);
-  report << line;
-  std::snprintf(line, sizeof line, "%-40s %10.1f %12zu\n", "calendar 31 days", range_ms, range_count);
-  report << line;
-  std::snprintf(line, sizeof line, "%-40s %10.1f %12s\n", "kanban --week (agent-0)", kanban_ms, "-");
-  report << line;
-  std::snprintf(line, sizeof line, "%-40s %10.1f %12s\n", "kanban --week --team (8 agents)", team_ms, "-");
-  report << line;
-  const bool met = today_ms < kGoalMs && kanban_ms < kGoalMs && team_ms < kGoalMs;
-  report << "\ngoal: today and kanban each under " << kGoalMs << " ms on " << customers
+  auto row = [&](const char* what, const Timing& t, const std::string& count) {
+    std::snprintf(line, sizeof line, "%-40s %10.1f %10.1f %12s\n", what, t.wall_ms, t.cpu_ms, count.c_str());
+    report << line;
+  };
+  row("today (2026-09-25, overdue included)", today_ms, std::to_string(today_count));
+  row("calendar 31 days", range_ms, std::to_string(range_count));
+  row("kanban --week (agent-0)", kanban_ms, "-");
+  row("kanban --week --team (8 agents)", team_ms, "-");
+  double load[1] = {0};
+  std::ifstream loadavg("/proc/loadavg");
+  loadavg >> load[0];
+  report << "\nload average while measuring: " << load[0] << " (2 cores); wall time includes waiting for a core\n";
+  const bool met = today_ms.wall_ms < kGoalMs && kanban_ms.wall_ms < kGoalMs && team_ms.wall_ms < kGoalMs;
+  report << "goal: today and kanban each under " << kGoalMs << " ms (wall) on " << customers
          << " customers: " << (met ? "met" : "NOT met") << "\n";
   std::cout << report.str();
   if (write) {

@@ -4,6 +4,10 @@
 // begins in.
 #include "fieldbook/core/operation_calendar.h"
 
+#include <algorithm>
+#include <map>
+#include <vector>
+
 #if FIELDBOOK_WITH_ICU
 #include <unicode/calendar.h>
 #include <unicode/locid.h>
@@ -30,23 +34,27 @@ class NoLunarCalendar final : public LunarCalendar {
 };
 
 #if FIELDBOOK_WITH_ICU
+// ICU's Chinese calendar computes new moons astronomically (~0.1 ms a conversion), so each
+// lunar year is read from ICU once, as the list of its months' first days, and every
+// conversion after that is a lookup.
 class IcuLunarCalendar final : public LunarCalendar {
  public:
   explicit IcuLunarCalendar(std::unique_ptr<icu::Calendar> cal) : cal_(std::move(cal)) {}
   bool available() const override { return true; }
 
   Result<LunarDate> ToLunar(const Date& solar) override {
-    UErrorCode status = U_ZERO_ERROR;
-    cal_->clear();
-    // Noon UTC is the same day in China, clear of any day boundary.
-    cal_->setTime(static_cast<UDate>(MsOfDate(solar) + 12 * 3600 * 1000), status);
-    LunarDate d;
-    d.year = cal_->get(UCAL_EXTENDED_YEAR, status) - kExtendedYearOffset;
-    d.month = cal_->get(UCAL_MONTH, status) + 1;
-    d.leap = cal_->get(UCAL_IS_LEAP_MONTH, status) != 0;
-    d.day = cal_->get(UCAL_DATE, status);
-    if (U_FAILURE(status)) return Failed("converting " + solar.ToString() + " to a lunar date", status);
-    return d;
+    const int64_t day = solar.ToDays();
+    int year = solar.year;
+    FB_ASSIGN_OR_RETURN(const Months* months, Year(year));
+    if (day < months->front().first_day) {
+      --year;
+      FB_ASSIGN_OR_RETURN(months, Year(year));
+    }
+    // The last month starting on or before `day` (the final entry is next year's start).
+    auto it = std::upper_bound(months->begin(), months->end() - 1, day,
+                               [](int64_t d, const Month& m) { return d < m.first_day; });
+    const Month& m = *(it - 1);
+    return LunarDate{year, m.month, m.leap, static_cast<int>(day - m.first_day) + 1};
   }
 
   Result<Date> ToSolar(int lunar_year, int month, int day) override {
@@ -54,26 +62,58 @@ class IcuLunarCalendar final : public LunarCalendar {
       return Status(ErrorCode::kInvalidArgument,
                     "no lunar date " + std::to_string(month) + "-" + std::to_string(day));
     }
-    UErrorCode status = U_ZERO_ERROR;
-    cal_->clear();
-    cal_->set(UCAL_EXTENDED_YEAR, lunar_year + kExtendedYearOffset);
-    cal_->set(UCAL_MONTH, month - 1);
-    cal_->set(UCAL_IS_LEAP_MONTH, 0);
-    cal_->set(UCAL_DATE, 1);
-    const int last = cal_->getActualMaximum(UCAL_DATE, status);
-    cal_->set(UCAL_DATE, day > last ? last : day);
-    const UDate ms = cal_->getTime(status);
-    if (U_FAILURE(status)) {
-      return Failed("converting lunar " + std::to_string(month) + "-" + std::to_string(day), status);
+    FB_ASSIGN_OR_RETURN(const Months* months, Year(lunar_year));
+    for (size_t i = 0; i + 1 < months->size(); ++i) {
+      const Month& m = (*months)[i];
+      if (m.month != month || m.leap) continue;
+      const int64_t length = (*months)[i + 1].first_day - m.first_day;
+      return Date::FromDays(m.first_day + std::min<int64_t>(day, length) - 1);
     }
-    return DateOfMs(static_cast<int64_t>(ms));
+    return Status(ErrorCode::kInternal, "ICU gave no lunar month " + std::to_string(month) + " in " +
+                                            std::to_string(lunar_year));
   }
 
  private:
+  struct Month {
+    int64_t first_day;  // days since 1970-01-01
+    int month;          // 1..12; 0 for the closing entry (the next year's first day)
+    bool leap;
+  };
+  using Months = std::vector<Month>;
+
+  Result<const Months*> Year(int lunar_year) {
+    auto found = years_.find(lunar_year);
+    if (found != years_.end()) return &found->second;
+    UErrorCode status = U_ZERO_ERROR;
+    cal_->clear();
+    cal_->set(UCAL_EXTENDED_YEAR, lunar_year + kExtendedYearOffset);
+    cal_->set(UCAL_MONTH, 0);
+    cal_->set(UCAL_IS_LEAP_MONTH, 0);
+    cal_->set(UCAL_DATE, 1);
+    Months months;
+    // A lunar year has 12 or 13 months; the guard only bounds a misbehaving ICU.
+    for (int guard = 0; guard < 15; ++guard) {
+      const UDate ms = cal_->getTime(status);
+      const int extended = cal_->get(UCAL_EXTENDED_YEAR, status);
+      const int month = cal_->get(UCAL_MONTH, status) + 1;
+      const bool leap = cal_->get(UCAL_IS_LEAP_MONTH, status) != 0;
+      if (U_FAILURE(status)) return Failed("reading lunar year " + std::to_string(lunar_year), status);
+      const int64_t first_day = DateOfMs(static_cast<int64_t>(ms)).ToDays();
+      if (extended != lunar_year + kExtendedYearOffset) {
+        months.push_back({first_day, 0, false});
+        return &years_.emplace(lunar_year, std::move(months)).first->second;
+      }
+      months.push_back({first_day, month, leap});
+      cal_->add(UCAL_MONTH, 1, status);
+    }
+    return Status(ErrorCode::kInternal, "ICU gave more than 13 months in lunar year " + std::to_string(lunar_year));
+  }
+
   static Status Failed(const std::string& what, UErrorCode status) {
     return Status(ErrorCode::kInternal, what + ": ICU error " + u_errorName(status));
   }
   std::unique_ptr<icu::Calendar> cal_;
+  std::map<int, Months> years_;
 };
 #endif
 
