@@ -34,6 +34,7 @@
 #include "fieldbook/server/http_api.h"
 #include "fieldbook/server/http_server.h"
 #include "fieldbook/sync/change_capture.h"
+#include "fieldbook/sync/erasure.h"
 #include "fieldbook/sync/client.h"
 #include "fieldbook/sync/cpprest_transport.h"
 #include "fieldbook/core/archive_schema.h"
@@ -146,6 +147,7 @@ struct Server {
     config.secret = secret;
     for (const auto& t : ArchiveRegistry().tables()) config.service.tables.push_back(&t);
     config.service.tables.push_back(&sync::ConflictsTable());
+    config.service.tables.push_back(&sync::ErasuresTable());
     config.service.max_page = 5000;
     api = std::make_unique<server::Api>(*backend, SystemEnv(), config);
     server::HttpServerConfig http_config;

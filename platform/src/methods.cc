@@ -20,6 +20,7 @@ MethodTableMap BuildTable() {
   AddArchiveMethods(table);
   AddSyncMethods(table);
   AddOperationMethods(table);
+  AddPrivacyMethods(table);
   table.emplace("methods", ListMethods);
   return table;
 }

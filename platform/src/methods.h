@@ -32,6 +32,7 @@ using MethodTableMap = std::map<std::string, MethodFn, std::less<>>;
 void AddArchiveMethods(MethodTableMap& table);
 void AddSyncMethods(MethodTableMap& table);
 void AddOperationMethods(MethodTableMap& table);
+void AddPrivacyMethods(MethodTableMap& table);
 
 // Every method, built once.
 const MethodTableMap& MethodTable();

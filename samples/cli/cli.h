@@ -46,6 +46,7 @@ using CommandTable = std::vector<Command>;
 void AddArchiveCommands(CommandTable& table);
 void AddSyncCommands(CommandTable& table);
 void AddOperationCommands(CommandTable& table);
+void AddPrivacyCommands(CommandTable& table);
 
 int ExitCodeFor(const Status& status);
 // Usage error naming what is wrong.

@@ -87,6 +87,7 @@ int Run(int argc, char** argv) {
   AddArchiveCommands(table);
   AddSyncCommands(table);
   AddOperationCommands(table);
+  AddPrivacyCommands(table);
   std::string db;
   std::vector<std::string> rest;
   for (int i = 1; i < argc; ++i) {

@@ -21,6 +21,7 @@
 #include "fieldbook/server/pg_backend.h"
 #include "fieldbook/server/restore.h"
 #include "fieldbook/sync/change_capture.h"
+#include "fieldbook/sync/erasure.h"
 #include "options.h"
 
 namespace fieldbook::server_cli {
@@ -114,6 +115,7 @@ int Run(const std::vector<std::string>& args) {
   if (o.max_body_bytes > 0) api_config.max_body_bytes = static_cast<size_t>(o.max_body_bytes);
   for (const auto& t : ArchiveRegistry().tables()) api_config.service.tables.push_back(&t);
   api_config.service.tables.push_back(&sync::ConflictsTable());
+  api_config.service.tables.push_back(&sync::ErasuresTable());
   if (o.max_skew_ms >= 0) api_config.service.max_skew_ms = o.max_skew_ms;
   if (o.page_size > 0) {
     api_config.service.default_page = o.page_size;

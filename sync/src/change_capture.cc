@@ -1,12 +1,13 @@
 #include "fieldbook/sync/change_capture.h"
 
 #include "fieldbook/core/ids.h"
+#include "fieldbook/sync/erasure.h"
 #include "sql_text.h"
 
 namespace fieldbook::sync {
 namespace {
 
-constexpr int kSyncSchemaVersion = 1;
+constexpr int kSyncSchemaVersion = 2;  // 2: erasures
 
 TableSpec BuildConflictsTable() {
   constexpr auto kServer = MergePolicy::kServerOnly;
@@ -143,7 +144,7 @@ std::vector<std::string> TriggersFor(const TableSpec& t) {
 }
 
 Status CreateSyncTables(Store& store, int from_version) {
-  if (from_version >= 1) return Status::Ok();
+  if (from_version >= 1) return from_version >= 2 ? Status::Ok() : CreateErasureTables(store);
   uint8_t bytes[8];
   store.env().RandomBytes(bytes, sizeof bytes);
   const std::string site = HexEncode(bytes, sizeof bytes);
@@ -175,7 +176,8 @@ Status CreateSyncTables(Store& store, int from_version) {
   FB_RETURN_IF_ERROR(store.Exec(CreateTableSql(ConflictsTable(), 1)));
   FB_RETURN_IF_ERROR(store.Exec("CREATE INDEX IF NOT EXISTS fb_ix_conflicts_root ON conflicts(root_id)"));
   FB_ASSIGN_OR_RETURN(Statement st, store.Prepare("INSERT OR IGNORE INTO fb_sync_state(id, site) VALUES (1, ?1)"));
-  return st.Bind(1, site).Run();
+  FB_RETURN_IF_ERROR(st.Bind(1, site).Run());
+  return CreateErasureTables(store);
 }
 
 // Rows that existed before capture was installed are pending creations, all at one new
@@ -217,11 +219,13 @@ std::vector<const TableSpec*> SyncedTables(const Store& store) {
   std::vector<const TableSpec*> out;
   for (const auto& t : store.registry().tables()) out.push_back(&t);
   out.push_back(&ConflictsTable());
+  out.push_back(&ErasuresTable());
   return out;
 }
 
 const TableSpec* FindSyncedTable(const Store& store, std::string_view name) {
   if (name == ConflictsTable().name) return &ConflictsTable();
+  if (name == ErasuresTable().name) return &ErasuresTable();
   return store.registry().Find(name);
 }
 

@@ -18,6 +18,7 @@
 #include "fieldbook/core/records.h"
 #include "fieldbook/sync/change_capture.h"
 #include "fieldbook/sync/client.h"
+#include "fieldbook/sync/erasure.h"
 
 namespace fieldbook::sync {
 namespace {
@@ -41,6 +42,7 @@ struct PageApplier {
   std::map<RowKey, bool> exists_cache;
   std::map<std::string, Statement> stage_inserts;      // table -> prepared staging insert
   std::optional<Statement> upsert_row, insert_cell;     // prepared once per page
+  std::set<std::string> erased;                        // roots erased here
   bool stash_in_use = false;
   Hlc max_hlc = 0;
   int64_t applied = 0;
@@ -70,6 +72,8 @@ struct PageApplier {
       if (!row) break;
       pending[{cells.String(0), cells.String(1)}].insert(cells.String(2));
     }
+    FB_ASSIGN_OR_RETURN(std::vector<std::string> roots, ErasedRoots(store));
+    erased.insert(roots.begin(), roots.end());
     FB_ASSIGN_OR_RETURN(Statement stash, store.Prepare("SELECT EXISTS (SELECT 1 FROM fb_stash)"));
     FB_ASSIGN_OR_RETURN(bool any, stash.Step());
     stash_in_use = any && stash.Int(0) == 1;
@@ -234,6 +238,8 @@ struct PageApplier {
     static const std::set<std::string> kNone;
     const auto pending_it = pending.find(key);
     const std::set<std::string>& pending_cols = pending_it != pending.end() ? pending_it->second : kNone;
+    const bool erasure = t->name == ErasuresTable().name;
+    if (!erasure && !row.deleted && erased.count(root)) return Status::Ok();  // an erased record never comes back
 
     if (row.deleted) {
       if (local_deleted) return WriteVersions(*t, row, root, kNone, false);
@@ -264,7 +270,8 @@ struct PageApplier {
       FB_RETURN_IF_ERROR(StageInsert(*t, row));
       FB_RETURN_IF_ERROR(Unstash(*t, row));
       ++applied;
-      return WriteVersions(*t, row, root, kNone, !known);
+      FB_RETURN_IF_ERROR(WriteVersions(*t, row, root, kNone, !known));
+      return erasure ? Erase(root) : Status::Ok();
     }
     // Existing row: take every cell we have not changed locally and that differs.
     FB_ASSIGN_OR_RETURN(Statement read, store.Prepare(SelectRowSql(*t) + " WHERE id = ?1"));
@@ -294,6 +301,22 @@ struct PageApplier {
     }
     ++applied;
     return WriteVersions(*t, row, root, pending_cols, false);
+  }
+
+  // An erasure arrived: everything of its root goes, including unpushed local edits (the
+  // server discards them) and rows staged earlier in this page.
+  Status Erase(const std::string& root) {
+    FB_RETURN_IF_ERROR(FlushStaged());
+    FB_RETURN_IF_ERROR(WipeRoot(store, root, tables));
+    erased.insert(root);
+    for (auto& [key, m] : meta) {
+      if (m.root != root || key.first == ErasuresTable().name) continue;
+      m.deleted = true;
+      m.pending = false;
+      pending.erase(key);
+      exists_cache[key] = false;
+    }
+    return Status::Ok();
   }
 
   Status ApplyRows(const std::vector<WireRow>& rows) {

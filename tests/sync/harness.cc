@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "fieldbook/core/archive_schema.h"
+#include "fieldbook/sync/erasure.h"
 
 namespace fieldbook::testing {
 
@@ -30,6 +31,7 @@ TestServer::TestServer(const std::string& path, Env* e, bool durable) : env(e ? 
   config.secret = secret;
   for (const auto& t : ArchiveRegistry().tables()) config.service.tables.push_back(&t);
   config.service.tables.push_back(&sync::ConflictsTable());
+  config.service.tables.push_back(&sync::ErasuresTable());
   api = std::make_unique<server::Api>(*backend, *env, config);
   transport = std::make_unique<ApiTransport>(*api);
 }

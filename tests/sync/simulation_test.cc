@@ -9,11 +9,17 @@
 //   2. no acknowledged write is lost: each is in the final state, or recorded as a
 //      conflict winner/loser, or was seen by a deletion, or was overwritten by a write
 //      made on top of it which is itself accounted for in the same way;
-//   3. no acknowledged deletion comes back.
+//   3. no acknowledged deletion comes back;
+//   4. erasures: no device and no server row holds any value ever written to an erased
+//      customer or its children (rows, conflict records, stashed rows, merge bases), no
+//      device keeps a pending change for it, and nothing outside it was lost (1-3 hold
+//      for everything else).
 // FIELDBOOK_SIM_SEEDS=N runs N seeds (default 200); FIELDBOOK_SIM_SEED=S runs one.
 // A failing seed prints itself.
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -23,6 +29,7 @@
 #include <sstream>
 
 #include "fieldbook/core/json.h"
+#include "fieldbook/sync/erasure.h"
 #include "support/test_support.h"
 #include "sync/harness.h"
 
@@ -101,7 +108,7 @@ class FaultyTransport final : public sync::Transport {
 };
 
 struct Write {
-  std::string table, row, col, value, prev;
+  std::string table, row, col, value, prev, root;
   int device = 0;
   int64_t seq = 0;
   enum State { kPending, kAcked, kDropped } state = kPending;
@@ -201,7 +208,8 @@ class Simulation {
       if (const char* trace = std::getenv("FIELDBOOK_SIM_TRACE")) Trace(step, op, d, trace);
       if (op < 16) CreateCustomer(d);
       else if (op < 42) EditCustomer(d);
-      else if (op < 46) DeleteCustomer(d);
+      else if (op < 45) DeleteCustomer(d);
+      else if (op < 47) EraseCustomer(d);
       else if (op < 54) AddVisit(d);
       else if (op < 58) EditVisit(d);
       else if (op < 61) AddFamily(d);
@@ -245,7 +253,8 @@ class Simulation {
 
   void Record(SimDevice& d, const std::string& table, const std::string& row, const std::string& col,
               const std::string& prev) {
-    Write w{table, row, col, Raw(S(d), table, row, col), prev, d.index, LocalSeq(S(d))};
+    const std::string root = table == "customers" ? row : Raw(S(d), table, row, "customer_id");
+    Write w{table, row, col, Raw(S(d), table, row, col), prev, root, d.index, LocalSeq(S(d))};
     writes_.push_back(std::move(w));
   }
 
@@ -315,6 +324,15 @@ class Simulation {
     REQUIRE(d.dev->archive->Remove("customers", id).ok());
     del.seq = LocalSeq(S(d));
     deletions_.push_back(std::move(del));
+  }
+
+  void EraseCustomer(SimDevice& d) {
+    const std::string id = RandomRow(d, "customers");
+    if (id.empty()) return;
+    Status s = sync::EraseRoot(S(d), {"customers", id, d.agent, d.env->NowMs()});
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    erased_.insert(id);
   }
 
   void AddVisit(SimDevice& d) {
@@ -587,7 +605,7 @@ class Simulation {
     int checked = 0;
     for (size_t i = 0; i < writes_.size(); ++i) {
       if (writes_[i].state == Write::kPending) writes_[i].state = Write::kAcked;  // healed: everything was pushed
-      if (writes_[i].state != Write::kAcked) continue;
+      if (writes_[i].state != Write::kAcked || erased_.count(writes_[i].root)) continue;
       ++checked;
       const Write& w = writes_[i];
       INFO("acknowledged write lost: device " << w.device << " " << w.table << "/" << w.row << "." << w.col << " = "
@@ -604,6 +622,83 @@ class Simulation {
       }
     }
     CHECK(checked > 0);
+    CheckErasures();
+  }
+
+  // True when `value` occurs in `text` as a whole value (not as a prefix of a longer one).
+  static bool Holds(const std::string& text, const std::string& value) {
+    for (size_t at = text.find(value); at != std::string::npos; at = text.find(value, at + 1)) {
+      const size_t end = at + value.size();
+      if (end >= text.size() || !std::isdigit(static_cast<unsigned char>(text[end]))) return true;
+    }
+    return false;
+  }
+
+  std::string Dump(Store& store, const std::string& sql) {
+    std::string out;
+    for (const auto& v : Ids(store, sql)) out += v + "\n";
+    return out;
+  }
+
+  void CheckErasures() {
+    if (erased_.empty()) return;
+    // Every value ever written under an erased customer (phones by number).
+    std::set<std::string> values;
+    for (const auto& w : writes_) {
+      if (!erased_.count(w.root) || w.value == kNull) continue;
+      if (w.col == "phones") {
+        auto doc = ParseJson(w.value, "phones");
+        REQUIRE(doc.ok());
+        for (const auto& p : doc->GetArray()) values.insert(p.GetString());
+      } else {
+        values.insert(w.value);
+      }
+    }
+    auto session = server_->backend->OpenSession();
+    REQUIRE(session.ok());
+    for (const auto& id : erased_) {
+      auto erasure = (*session)->GetRow("t1", "erasures", id);
+      REQUIRE(erasure.ok());
+      INFO("erasure of " << id << " reached the server");
+      CHECK(erasure->has_value());
+    }
+    // The server's rows, read as stored.
+    std::string server_text;
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(dir_.File("server.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT body FROM srv_rows", -1, &st, nullptr) == SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      server_text += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      server_text += "\n";
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    for (const auto& v : values) {
+      INFO("value " << v << " of an erased customer is still on the server");
+      CHECK_FALSE(Holds(server_text, v));
+    }
+    for (auto& d : devices_) {
+      Store& store = S(*d);
+      const std::string text = d->dev->Export() + Dump(store, "SELECT body FROM fb_stash") +
+                               Dump(store, "SELECT CAST(base_value AS TEXT) FROM fb_cells WHERE base_value IS NOT NULL");
+      for (const auto& v : values) {
+        INFO("value " << v << " of an erased customer is still on device " << d->index);
+        CHECK_FALSE(Holds(text, v));
+      }
+      for (const auto& id : erased_) {
+        const std::string left = Dump(store, "SELECT tbl || '/' || row_id || ' deleted=' || deleted || ' pending=' || pending "
+                                             "FROM fb_rows WHERE root_id = '" + id + "' AND tbl <> 'erasures' "
+                                             "AND (deleted = 0 OR pending = 1)") +
+                                 Dump(store, "SELECT 'customers/' || id FROM customers WHERE id = '" + id + "'") +
+                                 Dump(store, "SELECT 'conflicts/' || id FROM conflicts WHERE root_id = '" + id + "'") +
+                                 Dump(store, "SELECT 'cell ' || c.tbl || '/' || c.row_id FROM fb_cells c JOIN fb_rows r "
+                                             "ON r.tbl = c.tbl AND r.row_id = c.row_id WHERE r.root_id = '" + id +
+                                             "' AND c.tbl <> 'erasures'");
+        INFO("device " << d->index << " still holds rows of erased customer " << id << ":\n" << left);
+        CHECK(left.empty());
+      }
+    }
   }
 
   uint64_t seed_;
@@ -617,6 +712,7 @@ class Simulation {
   std::vector<std::unique_ptr<SimDevice>> devices_;
   std::vector<Write> writes_;
   std::vector<Deletion> deletions_;
+  std::set<std::string> erased_;  // customers some device erased
 };
 
 uint64_t EnvNumber(const char* name, uint64_t fallback) {

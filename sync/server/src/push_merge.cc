@@ -5,6 +5,7 @@
 // the cell (stored.wseq > pushed.seen) by another device. Only then can a write lose
 // something the writer never saw, and only then is a conflict recorded.
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <openssl/sha.h>
@@ -12,6 +13,7 @@
 #include "fieldbook/core/ids.h"
 #include "fieldbook/core/json.h"
 #include "fieldbook/sync/change_capture.h"
+#include "fieldbook/sync/erasure.h"
 #include "fieldbook/sync/text_merge.h"
 #include "service_internal.h"
 
@@ -112,7 +114,7 @@ class PushApplier {
         }
         if (col->format == Format::kEnum &&
             std::find(col->enum_values.begin(), col->enum_values.end(), *text) == col->enum_values.end()) {
-          return Status(ErrorCode::kInvalidField, "\"" + *text + "\" is not an allowed value", field);
+          return Status(ErrorCode::kInvalidField, "not an allowed value", field);
         }
       }
     }
@@ -265,6 +267,38 @@ class PushApplier {
     return Status::Ok();
   }
 
+  // True when the root was erased: every later write to it is discarded unrecorded.
+  Result<bool> Erased(const std::string& root) {
+    auto known = erased_.find(root);
+    if (known != erased_.end()) return known->second;
+    FB_ASSIGN_OR_RETURN(std::optional<StoredRow> erasure, s_.GetRow(tenant_, sync::ErasuresTable().name, root));
+    erased_[root] = erasure.has_value();
+    return erasure.has_value();
+  }
+
+  // Wipes every row of an erased root except its erasure record: tombstones without
+  // values, re-sent so every device in scope wipes its copy. Conflict records of the
+  // root go too.
+  Status EraseStoredRoot(const std::string& root, Hlc hlc) {
+    erased_[root] = true;
+    FB_ASSIGN_OR_RETURN(auto rows, s_.RowsOfRoot(tenant_, root));
+    for (const auto& [table, id] : rows) {
+      if (table == sync::ErasuresTable().name) continue;
+      FB_ASSIGN_OR_RETURN(std::optional<StoredRow> row, s_.GetRow(tenant_, table, id));
+      if (!row || (row->deleted && row->cells.empty())) continue;
+      if (!row->deleted) {
+        row->deleted = true;
+        row->deleted_hlc = hlc;
+        row->deleted_site = req_.site;
+      }
+      row->cells.clear();
+      FB_ASSIGN_OR_RETURN(row->seq, s_.NextSeq(tenant_));
+      row->echo_site.clear();
+      FB_RETURN_IF_ERROR(s_.PutRow(tenant_, *row));
+    }
+    return Status::Ok();
+  }
+
   // True when the root left this caller's scope after `seen` (the device could not know).
   Result<bool> MovedAwayAfter(const std::string& root, int64_t seen) {
     FB_ASSIGN_OR_RETURN(int64_t max_seq, s_.MaxSeq(tenant_));
@@ -281,6 +315,22 @@ class PushApplier {
     if (!t) return Status(ErrorCode::kUnknownTable, "no synced table named " + c.table, where + ".t");
     FB_RETURN_IF_ERROR(Validate(c, *t).WithFieldPrefix(where));
     FB_ASSIGN_OR_RETURN(std::optional<StoredRow> existing, s_.GetRow(tenant_, t->name, c.id));
+    const bool erasure = t->name == sync::ErasuresTable().name;
+    if (erasure) {
+      if (c.op != PushChange::Op::kCreate) {
+        return Status(ErrorCode::kImmutableColumn, "an erasure cannot be changed or undone", where + ".op");
+      }
+      if (TextOf(c, t->partition.root_column) != c.id) {
+        return Status(ErrorCode::kInvalidField, "an erasure's id is the id of the record it erases",
+                      where + ".c." + t->partition.root_column);
+      }
+      if (existing) {
+        // Erased before by another device: this device receives the stored record.
+        FB_RETURN_IF_ERROR(Resend(*existing));
+        ++applied;
+        return Status::Ok();
+      }
+    }
     if (!existing && c.op == PushChange::Op::kDelete) {
       ++applied;  // never reached the server: nothing to delete
       return Status::Ok();
@@ -304,41 +354,59 @@ class PushApplier {
     FB_ASSIGN_OR_RETURN(std::optional<RootInfo> root_info, s_.GetRoot(tenant_, root));
     std::optional<RootInfo> new_root;
     if (!root_info) {
-      if (t->partition.kind == PartitionKind::kRoot) {
-        return Status(ErrorCode::kForbidden, "the row's " + t->partition.root_column + " " + root +
-                                                 " is not a record you can write to", where);
+      if (erasure) {
+        // The record never reached the server: the erasure is kept for the erasing agent.
+        new_root = RootInfo{who_.agent, who_.team};
+      } else {
+        if (t->partition.kind == PartitionKind::kRoot) {
+          return Status(ErrorCode::kForbidden, "the row's " + t->partition.root_column + " " + root +
+                                                   " is not a record you can write to", where);
+        }
+        RootInfo info;
+        if (t->partition.kind == PartitionKind::kSelf) {
+          info = RootInfo{TextOf(c, t->partition.owner_column), TextOf(c, t->partition.team_column)};
+        } else if (t->partition.kind == PartitionKind::kTeam) {
+          info = RootInfo{"", TextOf(c, t->partition.team_column)};
+        }
+        if (!MayCreateRoot(*t, info)) {
+          return Status(ErrorCode::kForbidden,
+                        "may not create a " + t->name + " row owned by \"" + info.owner + "\" in team \"" + info.team + "\"",
+                        where);
+        }
+        new_root = info;
       }
-      RootInfo info;
-      if (t->partition.kind == PartitionKind::kSelf) {
-        info = RootInfo{TextOf(c, t->partition.owner_column), TextOf(c, t->partition.team_column)};
-      } else if (t->partition.kind == PartitionKind::kTeam) {
-        info = RootInfo{"", TextOf(c, t->partition.team_column)};
-      }
-      if (!MayCreateRoot(*t, info)) {
-        return Status(ErrorCode::kForbidden,
-                      "may not create a " + t->name + " row owned by \"" + info.owner + "\" in team \"" + info.team + "\"",
-                      where);
-      }
-      new_root = info;
     } else if (!MayWrite(*t, *root_info)) {
+      FB_ASSIGN_OR_RETURN(bool gone, Erased(root));
+      if (gone) {
+        ++applied;
+        return Status::Ok();
+      }
       const int64_t seen = c.cells.empty() ? c.seen : std::min_element(c.cells.begin(), c.cells.end(), [](auto& a, auto& b) {
                                                          return a.seen < b.seen;
                                                        })->seen;
       FB_ASSIGN_OR_RETURN(bool moved, MovedAwayAfter(root, std::min(seen, c.seen)));
       if (!moved) return Status(ErrorCode::kForbidden, "the record is outside your scope", where);
-      // Written before the device learnt the customer had moved: kept for the new owner.
-      if (c.op == PushChange::Op::kDelete) {
-        FB_RETURN_IF_ERROR(RecordConflict(root, t->name, c.id, "", "reassigned", Side{Value{}, 0, kServerSite},
-                                          Side{Value{std::string("deleted")}, c.hlc, req_.site}));
-      } else {
-        FB_RETURN_IF_ERROR(RecordConflict(root, t->name, c.id, "", "reassigned", Side{Value{}, 0, kServerSite},
-                                          Side{Value{IncomingJson(c)}, c.hlc, req_.site}, true));
+      // An erasure asked for before the move still wins: it is applied below.
+      if (!erasure) {
+        // Written before the device learnt the customer had moved: kept for the new owner.
+        if (c.op == PushChange::Op::kDelete) {
+          FB_RETURN_IF_ERROR(RecordConflict(root, t->name, c.id, "", "reassigned", Side{Value{}, 0, kServerSite},
+                                            Side{Value{std::string("deleted")}, c.hlc, req_.site}));
+        } else {
+          FB_RETURN_IF_ERROR(RecordConflict(root, t->name, c.id, "", "reassigned", Side{Value{}, 0, kServerSite},
+                                            Side{Value{IncomingJson(c)}, c.hlc, req_.site}, true));
+        }
+        ++applied;
+        return Status::Ok();
       }
-      ++applied;
-      return Status::Ok();
     }
 
     if (existing && existing->deleted) {
+      FB_ASSIGN_OR_RETURN(bool gone, Erased(root));
+      if (gone) {
+        ++applied;  // an erased record never comes back: the write is discarded
+        return Status::Ok();
+      }
       if (c.op != PushChange::Op::kDelete) {
         FB_RETURN_IF_ERROR(RecordConflict(root, t->name, c.id, "", "delete_update",
                                           Side{Value{}, existing->deleted_hlc, existing->deleted_site},
@@ -376,6 +444,11 @@ class PushApplier {
           return Status(ErrorCode::kForbidden, "refers to " + ptable + " " + pid + " of another record", where);
         }
         if (parent->deleted) {
+          FB_ASSIGN_OR_RETURN(bool gone, Erased(root));
+          if (gone) {
+            ++applied;
+            return Status::Ok();
+          }
           FB_RETURN_IF_ERROR(RecordConflict(root, t->name, c.id, "", "delete_update",
                                             Side{Value{}, parent->deleted_hlc, parent->deleted_site},
                                             Side{Value{IncomingJson(c)}, c.hlc, req_.site}, true));
@@ -492,6 +565,7 @@ class PushApplier {
       FB_RETURN_IF_ERROR(s_.PutRow(tenant_, row));
     }
     if (new_root) FB_RETURN_IF_ERROR(s_.PutRoot(tenant_, root, *new_root));
+    if (erasure) FB_RETURN_IF_ERROR(EraseStoredRoot(root, c.hlc));
     if (!existing) {
       for (const auto& col : t->columns) {
         if (col.references.empty()) continue;
@@ -525,6 +599,7 @@ class PushApplier {
   Env& env_;
   const int64_t now_;
   const std::string tenant_;
+  std::map<std::string, bool> erased_;  // root -> erased, within this batch
 };
 
 }  // namespace

@@ -349,6 +349,8 @@ class SqliteBackend final : public ServerBackend {
     options.busy_timeout_ms = 30000;
     FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(path, options));
     FB_RETURN_IF_ERROR(store->EnsureComponent({"server", 1, CreateServerTables}));
+    // Replaced and erased values are overwritten, not left in freed pages.
+    FB_RETURN_IF_ERROR(store->Exec("PRAGMA secure_delete=ON"));
     return store;
   }
 

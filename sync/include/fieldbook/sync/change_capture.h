@@ -42,7 +42,7 @@ namespace fieldbook::sync {
 // Declaration of the synced `conflicts` table (see conflicts.h).
 const TableSpec& ConflictsTable();
 
-// Every table that syncs in this store: the registry's tables followed by conflicts.
+// Every table that syncs in this store: the registry's tables, then conflicts and erasures.
 std::vector<const TableSpec*> SyncedTables(const Store& store);
 const TableSpec* FindSyncedTable(const Store& store, std::string_view name);
 
