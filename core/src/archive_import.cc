@@ -154,9 +154,10 @@ Status CustomerImport::Add(RowValues row, int64_t number, ImportReport& report) 
 
 Result<std::optional<std::string>> CustomerImport::ExistingCustomer(const RowValues& row, int64_t number) {
   std::optional<std::string> found;
-  auto repeated = [&](const char* field, const std::string& value, int64_t first) {
+  // The repeated value itself is not echoed: it may be personal data.
+  auto repeated = [&](const char* field, const std::string&, int64_t first) {
     return Status(ErrorCode::kInvalidField,
-                  std::string(field) + " " + value + " already appears on line " + std::to_string(first), field);
+                  std::string("the same ") + field + " already appears on line " + std::to_string(first), field);
   };
   if (auto ref = row.Text("external_ref")) {
     auto [it, fresh] = refs_seen_.emplace(*ref, number);

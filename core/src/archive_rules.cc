@@ -49,7 +49,7 @@ Status CheckIdDocument(RowValues& row) {
       row.Set("birth_date", Value{facts.birth_date.ToString()});
     } else if (*birth != facts.birth_date.ToString()) {
       return FieldError(ErrorCode::kInvalidField,
-                        *birth + " does not match the resident ID number's birth date " + facts.birth_date.ToString(),
+                        "does not match the birth date in the resident ID number",
                         "birth_date");
     }
   }

@@ -137,7 +137,9 @@ TEST_CASE("every foreign tier maps to a value tier, and other values are refused
   auto bad = Import(f, ForeignLine(99, "diamond"));
   CHECK(bad.status().code() == ErrorCode::kInvalidField);
   CHECK(bad.status().field() == "value_tier");
-  CHECK(bad.status().message().find("diamond") != std::string::npos);
+  // The refused value is not echoed (it might be personal data); the allowed ones are listed.
+  CHECK(bad.status().message().find("diamond") == std::string::npos);
+  CHECK(bad.status().message().find("potential") != std::string::npos);
 }
 
 TEST_CASE("foreign needs, income and phone variants", "[import]") {

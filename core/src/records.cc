@@ -103,7 +103,7 @@ Result<Value> ColumnValueFromJson(const ColumnSpec& c, const rapidjson::Value& v
       }
     case Format::kRef: {
       FB_ASSIGN_OR_RETURN(std::string s, TextOf(c, v));
-      if (!IsUuid(s)) return Invalid("not a record id (UUID): \"" + s + "\"");
+      if (!IsUuid(s)) return Invalid("not a record id (UUID)");
       return Value{std::move(s)};
     }
     case Format::kDate: {
@@ -129,7 +129,7 @@ Result<Value> ColumnValueFromJson(const ColumnSpec& c, const rapidjson::Value& v
       if (std::find(c.enum_values.begin(), c.enum_values.end(), s) == c.enum_values.end()) {
         std::string allowed;
         for (const auto& e : c.enum_values) allowed += (allowed.empty() ? "" : ", ") + e;
-        return Invalid("\"" + s + "\" is not one of: " + allowed);
+        return Invalid("not one of: " + allowed);
       }
       return Value{std::move(s)};
     }

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "fieldbook/core/redaction.h"
+
 namespace fieldbook::platform {
 namespace {
 
@@ -28,7 +30,12 @@ void FillError(fieldbook_error* out, ErrorCode code, std::string_view message, s
 }
 
 void FillError(fieldbook_error* out, const Status& status) noexcept {
-  FillError(out, status.code(), status.message(), status.field());
+  if (out == nullptr) return;
+  try {
+    FillError(out, status.code(), RedactPersonalData(status.message()), status.field());
+  } catch (...) {  // out of memory while redacting: the message is withheld, not leaked
+    FillError(out, status.code(), "(message withheld)", status.field());
+  }
 }
 
 char* CopyOut(std::string_view text) {

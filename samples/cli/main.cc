@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "fieldbook/core/redaction.h"
 
 namespace fieldbook::cli {
 
@@ -111,8 +112,8 @@ int Run(int argc, char** argv) {
   size_t consumed = 0;
   const Command* cmd = Match(table, rest, &consumed);
   if (!cmd) {
-    std::cerr << "fieldbook: invalid_argument: unknown command \"" << rest[0]
-              << (rest.size() > 1 ? " " + rest[1] : "") << "\" (see `fieldbook help`)\n";
+    std::cerr << "fieldbook: invalid_argument: unknown command \""
+              << RedactPersonalData(rest[0] + (rest.size() > 1 ? " " + rest[1] : "")) << "\" (see `fieldbook help`)\n";
     return 2;
   }
   Context ctx{db, {}, std::cout, std::cerr};
@@ -157,7 +158,7 @@ int Run(int argc, char** argv) {
   Status s = cmd->run(ctx);
   std::cout.flush();
   if (!s.ok()) {
-    std::cerr << "fieldbook: " << s.ToString() << "\n";
+    std::cerr << "fieldbook: " << RedactPersonalData(s.ToString()) << "\n";
     return ExitCodeFor(s);
   }
   return 0;

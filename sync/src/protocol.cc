@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "fieldbook/core/json.h"
+#include "fieldbook/core/redaction.h"
 
 namespace fieldbook::sync {
 namespace {
@@ -422,10 +423,11 @@ std::string EncodeError(const Status& status, int64_t server_time) {
   const std::string_view code = ErrorCodeName(status.code());
   w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
   w.Key("message");
-  WriteString(w, status.field().empty() ? status.message() : status.field() + ": " + status.message());
+  WriteString(w, RedactPersonalData(status.field().empty() ? status.message()
+                                                           : status.field() + ": " + status.message()));
   if (!status.field().empty()) {
     w.Key("field");
-    WriteString(w, status.field());
+    WriteString(w, RedactPersonalData(status.field()));
   }
   w.Key("server_time");
   w.Int64(server_time);
