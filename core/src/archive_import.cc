@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "fieldbook/core/archive.h"
+#include "fieldbook/core/encryption.h"
 #include "fieldbook/core/ids.h"
 #include "import_reader.h"
 
@@ -197,7 +198,13 @@ Status CustomerImport::Stage(const RowValues& row) {
     } else if (const double* d = std::get_if<double>(&v)) {
       rc = sqlite3_bind_double(st, index, *d);
     } else if (const std::string* s = AsText(v)) {
-      rc = sqlite3_bind_text64(st, index, s->data(), s->size(), SQLITE_STATIC, SQLITE_UTF8);
+      if (store_.cipher() && IsEncryptedColumn(table_.columns[i])) {
+        FB_ASSIGN_OR_RETURN(Value sealed, SealCell(store_, table_.columns[i], v));
+        rc = sqlite3_bind_text64(st, index, AsText(sealed)->data(), AsText(sealed)->size(), SQLITE_TRANSIENT,
+                                 SQLITE_UTF8);
+      } else {
+        rc = sqlite3_bind_text64(st, index, s->data(), s->size(), SQLITE_STATIC, SQLITE_UTF8);
+      }
     }
   }
   if (rc != SQLITE_OK) return store_.SqliteError(rc, "staging a customer");

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "fieldbook/core/civil_time.h"
+#include "fieldbook/core/encryption.h"
 #include "fieldbook/core/ids.h"
 #include "fieldbook/core/validation.h"
 
@@ -277,6 +278,7 @@ RowValues ReadRow(const TableSpec& t, const Statement& st) {
   row.id = st.String(0);
   for (size_t i = 0; i < t.columns.size(); ++i) {
     row.values[i] = st.GetValue(static_cast<int>(i) + 1);
+    if (IsEncryptedColumn(t.columns[i])) row.values[i] = OpenCell(st.store(), row.values[i]);
     row.present[i] = 1;
   }
   return row;
@@ -369,7 +371,9 @@ Result<std::string> Records::Insert(RowValues row, const WriteContext& ctx) {
   st.Bind(1, row.id);
   n = 1;
   for (size_t i = 0; i < t.columns.size(); ++i) {
-    if (row.present[i]) st.Bind(++n, row.values[i]);
+    if (!row.present[i]) continue;
+    FB_ASSIGN_OR_RETURN(Value stored, SealCell(store_, t.columns[i], row.values[i]));
+    st.Bind(++n, stored);
   }
   FB_RETURN_IF_ERROR(st.Run());
   return row.id;
@@ -405,7 +409,10 @@ Status Records::Update(std::string_view table, std::string_view id, const RowVal
   if (changed.empty()) return Status::Ok();
   FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare("UPDATE " + QuoteIdent(t.name) + " SET " + sets + " WHERE id = ?1"));
   st.Bind(1, id);
-  for (size_t k = 0; k < changed.size(); ++k) st.Bind(static_cast<int>(k) + 2, merged.values[changed[k]]);
+  for (size_t k = 0; k < changed.size(); ++k) {
+    FB_ASSIGN_OR_RETURN(Value stored, SealCell(store_, t.columns[changed[k]], merged.values[changed[k]]));
+    st.Bind(static_cast<int>(k) + 2, stored);
+  }
   return st.Run();
 }
 

@@ -49,6 +49,7 @@ constexpr CodeInfo kCodes[] = {
     {ErrorCode::kForbidden, ErrorDomain::kAuth, "forbidden"},
     {ErrorCode::kTokenExpired, ErrorDomain::kAuth, "token_expired"},
     {ErrorCode::kRevoked, ErrorDomain::kAuth, "revoked"},
+    {ErrorCode::kWrongKey, ErrorDomain::kAuth, "wrong_key"},
     {ErrorCode::kInternal, ErrorDomain::kInternal, "internal"},
 };
 

@@ -1,7 +1,11 @@
 #include "database.h"
 
+#include <algorithm>
+
 #include "fieldbook/core/json.h"
+#include "fieldbook/core/encryption.h"
 #include "fieldbook/sync/change_capture.h"
+#include "fieldbook/sync/erasure.h"
 #include "methods.h"
 #include "sync_session.h"
 
@@ -30,6 +34,14 @@ Result<std::shared_ptr<Database>> Database::Open(const std::string& path, const 
   store_options.read_only = options.read_only;
   FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(path, store_options));
   if (!options.read_only) FB_RETURN_IF_ERROR(sync::AttachSync(*store));
+  // The key store's key encrypts sensitive values at rest (encryption.h); a profile
+  // encrypted before does not open without it.
+  std::optional<std::string> at_rest;
+  if (!key.empty()) at_rest.emplace(reinterpret_cast<const char*>(key.data()), key.size());
+  Status unlocked = UnlockStore(*store, at_rest, sync::SyncedTables(*store),
+                                options.read_only ? UncapturedRunner() : sync::Uncaptured(*store));
+  if (at_rest) std::fill(at_rest->begin(), at_rest->end(), '\0');
+  FB_RETURN_IF_ERROR(unlocked);
   // Phones have no writable /tmp for SQLite's temporary files; a profile's sorts fit in
   // memory.
   FB_RETURN_IF_ERROR(store->Exec("PRAGMA temp_store = MEMORY"));

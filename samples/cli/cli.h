@@ -30,6 +30,7 @@ struct Context {
   Args args;
   std::ostream& out;
   std::ostream& err;
+  std::string key_file;  // --key-file FILE (or FIELDBOOK_KEY_FILE): the profile's encryption key
 };
 
 struct Command {

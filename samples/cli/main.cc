@@ -89,7 +89,7 @@ int Run(int argc, char** argv) {
   AddSyncCommands(table);
   AddOperationCommands(table);
   AddPrivacyCommands(table);
-  std::string db;
+  std::string db, key_file;
   std::vector<std::string> rest;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -101,6 +101,10 @@ int Run(int argc, char** argv) {
       db = argv[++i];
     } else if (a.rfind("--db=", 0) == 0) {
       db = a.substr(5);
+    } else if (a == "--key-file" && i + 1 < argc) {
+      key_file = argv[++i];
+    } else if (a.rfind("--key-file=", 0) == 0) {
+      key_file = a.substr(11);
     } else {
       rest.push_back(a);
     }
@@ -116,7 +120,7 @@ int Run(int argc, char** argv) {
               << RedactPersonalData(rest[0] + (rest.size() > 1 ? " " + rest[1] : "")) << "\" (see `fieldbook help`)\n";
     return 2;
   }
-  Context ctx{db, {}, std::cout, std::cerr};
+  Context ctx{db, {}, std::cout, std::cerr, key_file};
   for (size_t i = consumed; i < rest.size(); ++i) {
     const std::string& a = rest[i];
     if (a.size() > 2 && a.rfind("--", 0) == 0) {

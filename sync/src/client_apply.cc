@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 
+#include "fieldbook/core/encryption.h"
 #include "fieldbook/core/json.h"
 #include "fieldbook/core/records.h"
 #include "fieldbook/sync/change_capture.h"
@@ -200,7 +201,13 @@ struct PageApplier {
     for (size_t i = 0; i < t.columns.size(); ++i) st.BindNull(static_cast<int>(i) + 2);
     for (const auto& [col, value] : row.cells) {
       const int index = t.IndexOf(col);
-      if (index >= 0) st.Bind(index + 2, value);
+      if (index < 0) continue;
+      if (store.cipher() && IsEncryptedColumn(t.columns[static_cast<size_t>(index)])) {
+        FB_ASSIGN_OR_RETURN(Value sealed, SealCell(store, t.columns[static_cast<size_t>(index)], value));
+        st.Bind(index + 2, sealed);
+      } else {
+        st.Bind(index + 2, value);
+      }
     }
     FB_RETURN_IF_ERROR(st.Run());
     st.Reset();
@@ -291,7 +298,8 @@ struct PageApplier {
       if (current.values[i] == v) continue;
       if (!sets.empty()) sets += ", ";
       sets += QuoteIdent(col) + " = ?" + std::to_string(values.size() + 2);
-      values.push_back(v);
+      FB_ASSIGN_OR_RETURN(Value stored, SealCell(store, t->columns[i], v));
+      values.push_back(std::move(stored));
     }
     if (!sets.empty()) {
       FB_ASSIGN_OR_RETURN(Statement upd, store.Prepare("UPDATE " + QuoteIdent(t->name) + " SET " + sets + " WHERE id = ?1"));

@@ -135,6 +135,15 @@ Status EraseRoot(Store& store, const EraseRequest& request) {
   return txn.Commit();
 }
 
+UncapturedRunner Uncaptured(Store& store) {
+  return [&store](const std::function<Status()>& body) -> Status {
+    FB_RETURN_IF_ERROR(store.Exec("UPDATE fb_sync_state SET applying = 1 WHERE id = 1"));
+    Status s = body();
+    Status reset = store.Exec("UPDATE fb_sync_state SET applying = 0 WHERE id = 1");
+    return s.ok() ? reset : s;
+  };
+}
+
 Result<std::vector<std::string>> ErasedRoots(Store& store) {
   FB_ASSIGN_OR_RETURN(Statement st, store.Prepare("SELECT id FROM erasures"));
   std::vector<std::string> out;

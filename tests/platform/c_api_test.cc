@@ -380,7 +380,10 @@ TEST_CASE("c api: the key store hook is asked for each database's key, a refusal
   CHECK_FALSE(fieldbook_db_open(dir.File("a.db").c_str(), nullptr, &db, &e));
   CHECK(e.code == FIELDBOOK_ERR_CANT_OPEN);
   REQUIRE(fieldbook_env_set_key_provider(nullptr, nullptr, nullptr));
-  Db without(dir.File("a.db"));
+  // The key encrypted the profile's sensitive values: without it the profile stays shut.
+  CHECK_FALSE(fieldbook_db_open(dir.File("a.db").c_str(), nullptr, &db, &e));
+  CHECK(e.code == FIELDBOOK_ERR_WRONG_KEY);
+  Db without(dir.File("b.db"));
   CHECK_FALSE(Parse(without.Call("profile.show"))["has_key"].GetBool());
 }
 

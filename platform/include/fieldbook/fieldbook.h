@@ -128,6 +128,7 @@ enum {
   FIELDBOOK_ERR_FORBIDDEN = 601,
   FIELDBOOK_ERR_TOKEN_EXPIRED = 602,
   FIELDBOOK_ERR_REVOKED = 603,
+  FIELDBOOK_ERR_WRONG_KEY = 604,
   FIELDBOOK_ERR_INTERNAL = 900
 };
 
@@ -172,8 +173,9 @@ FIELDBOOK_API bool fieldbook_env_set_data_directory(const char* FIELDBOOK_NULLAB
  * and returns true; returning false makes the open fail (FIELDBOOK_ERR_CANT_OPEN), e.g.
  * while the device is locked. Called on the thread calling fieldbook_db_open. The key is
  * kept in memory for the handle and zeroed on close; the buffer passed to the hook is
- * zeroed after the call. (Encryption at rest is not implemented yet: the key is held for
- * it, not used.) */
+ * zeroed after the call. The key (16 to 64 bytes) encrypts the profile's sensitive values
+ * at rest (AES-256-GCM); a profile encrypted before refuses to open without it or with
+ * another key (FIELDBOOK_ERR_WRONG_KEY). */
 #define FIELDBOOK_KEY_CAPACITY 64
 typedef bool (*fieldbook_key_provider_fn)(void* FIELDBOOK_NULLABLE context, const char* FIELDBOOK_NONNULL db_path,
                                           uint8_t* FIELDBOOK_NONNULL key, size_t capacity,

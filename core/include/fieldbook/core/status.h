@@ -66,6 +66,7 @@ enum class ErrorCode : int {
   kForbidden = 601,
   kTokenExpired = 602,
   kRevoked = 603,
+  kWrongKey = 604,  // the database key does not open this database, or it is missing
   // internal
   kInternal = 900,
 };

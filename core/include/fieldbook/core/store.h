@@ -47,6 +47,7 @@ struct StoreOptions {
 };
 
 class Store;
+class CellCipher;
 
 // A prepared statement borrowed from the Store's cache; reset and unbound on destruction.
 class Statement {
@@ -89,6 +90,7 @@ class Statement {
   Value GetValue(int col) const;
 
   sqlite3_stmt* raw() const { return stmt_; }
+  Store* store() const { return store_; }
 
  private:
   friend class Store;
@@ -162,6 +164,12 @@ class Store {
   int64_t last_insert_rowid() const;
   std::string NewId() const;
 
+  // Encryption at rest of sensitive text columns (see encryption.h): the cipher Records
+  // and the sync engine seal values with before writing and open them with after reading.
+  // Null when the profile is not encrypted.
+  const CellCipher* cipher() const { return cipher_.get(); }
+  void SetCipher(std::shared_ptr<const CellCipher> cipher) { cipher_ = std::move(cipher); }
+
   // Debug check of the invariants in the file comment.
   Status CheckInvariants();
 
@@ -185,6 +193,7 @@ class Store {
     bool in_use = false;
   };
   std::map<std::string, CachedStatement, std::less<>> cache_;
+  std::shared_ptr<const CellCipher> cipher_;
 };
 
 // Quotes an SQL identifier ("name" with embedded quotes doubled): the one place

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "fieldbook/core/encryption.h"
 #include "fieldbook/core/schema_registry.h"
 #include "fieldbook/core/status.h"
 #include "fieldbook/core/store.h"
@@ -50,6 +51,10 @@ Status EraseRoot(Store& store, const EraseRequest& request);
 // Removes every trace of `root` on this device except its erasure row. Runs inside the
 // caller's transaction with capture suspended (applying = 1) by the caller.
 Status WipeRoot(Store& store, const std::string& root, const std::vector<const TableSpec*>& tables);
+
+// Runs a body with change capture suspended, for rewrites that change no value (key
+// rotation re-encrypts values; nothing must be pushed for it).
+UncapturedRunner Uncaptured(Store& store);
 
 // Ids of the roots this device knows to be erased.
 Result<std::vector<std::string>> ErasedRoots(Store& store);
