@@ -11,13 +11,23 @@
 // Seqs and the tenant's server clock are advanced in memory while the counter row is
 // locked (no other writer of the tenant can run) and stored at commit, as the SQLite
 // backend does, so a batch costs one counter update however many seqs it takes.
+//
+// Round trips are what a tenant's serialised writers wait on, so inside a write the
+// session defers its writes: rows, roots, refs, scope changes, the batch record and the
+// device touch are kept in memory (GetRow and GetRoot answer from there first) and sent
+// as one multi-statement round trip together with the counter update and COMMIT. Any
+// read the overlay cannot answer (RowsOfRoot, Referencing, ScopeChanges, devices, ...)
+// sends the deferred writes first, so every read sees the transaction's own writes.
 #include "fieldbook/server/pg_backend.h"
 
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
 
 #include "fieldbook/core/ids.h"
@@ -125,6 +135,41 @@ class PgConn {
     return Status::Ok();
   }
 
+  // Runs several statements in one round trip; the result is the last statement's.
+  Result<PgResult> ExecScript(const std::string& sql) {
+    PgResult res(PQexec(conn_.get(), sql.c_str()));
+    const auto st = PQresultStatus(res.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return PgError(conn_.get(), res.get(), "statement");
+    return res;
+  }
+
+  // `sql` with $n replaced by the n-th parameter as a quoted literal (NULL when absent).
+  Result<std::string> Inline(const char* sql, const std::vector<std::optional<std::string>>& params) {
+    std::string out;
+    for (const char* p = sql; *p != '\0'; ++p) {
+      if (*p != '$' || !std::isdigit(static_cast<unsigned char>(p[1]))) {
+        out += *p;
+        continue;
+      }
+      size_t n = 0;
+      while (std::isdigit(static_cast<unsigned char>(p[1]))) n = n * 10 + static_cast<size_t>(*++p - '0');
+      if (n == 0 || n > params.size()) return Status(ErrorCode::kInternal, "statement parameter out of range");
+      const auto& v = params[n - 1];
+      if (!v) {
+        out += "NULL";
+        continue;
+      }
+      if (v->find('\0') != std::string::npos) {
+        return Status(ErrorCode::kInvalidField, "text must not contain a NUL character");
+      }
+      char* quoted = PQescapeLiteral(conn_.get(), v->data(), v->size());
+      if (quoted == nullptr) return PgError(conn_.get(), nullptr, "quoting");
+      out += quoted;
+      PQfreemem(quoted);
+    }
+    return out;
+  }
+
   // Runs a prepared statement (prepared on first use on this connection).
   Result<PgResult> Query(const char* sql, const std::vector<Param>& params) {
     for (size_t i = 0; i < params.size(); ++i) {
@@ -176,7 +221,6 @@ class PgSession final : public ServerSession {
 
   Status BeginWrite(const std::string& tenant) override {
     Rollback();
-    FB_RETURN_IF_ERROR(c_->Exec("BEGIN"));
     in_txn_ = true;
     auto locked = LockTenant(tenant);
     if (!locked.ok()) {
@@ -195,12 +239,10 @@ class PgSession final : public ServerSession {
     if (!in_txn_) return Status::Ok();
     Status s = Status::Ok();
     if (dirty_) {
-      auto r = c_->Query("UPDATE srv_tenants SET seq = $2, hlc = $3 WHERE tenant = $1",
-                         {P(write_tenant_), P(seq_), P(hlc_)});
-      if (!r.ok()) s = r.status();
+      s = Defer("UPDATE srv_tenants SET seq = $2, hlc = $3 WHERE tenant = $1", {P(write_tenant_), P(seq_), P(hlc_)});
     }
-    if (s.ok()) s = c_->Exec("COMMIT");
-    if (!s.ok()) (void)c_->Exec("ROLLBACK");
+    if (s.ok()) s = c_->ExecScript(deferred_ + "COMMIT").status();
+    if (!s.ok() && c_->healthy()) (void)c_->Exec("ROLLBACK");
     Forget();
     return s;
   }
@@ -218,7 +260,7 @@ class PgSession final : public ServerSession {
   }
   Result<int64_t> MaxSeq(const std::string& tenant) override {
     if (writing_ && tenant == write_tenant_) return seq_;
-    FB_ASSIGN_OR_RETURN(PgResult r, c_->Query("SELECT seq FROM srv_tenants WHERE tenant = $1", {P(tenant)}));
+    FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT seq FROM srv_tenants WHERE tenant = $1", {P(tenant)}));
     return PQntuples(r.get()) > 0 ? Int(r.get(), 0, 0) : int64_t{0};
   }
   Result<Hlc> TickHlc(int64_t now_ms) override {
@@ -230,6 +272,7 @@ class PgSession final : public ServerSession {
 
   Result<std::optional<StoredRow>> GetRow(const std::string& tenant, const std::string& table,
                                           const std::string& id) override {
+    if (auto it = rows_.find({tenant, table, id}); it != rows_.end()) return std::optional<StoredRow>(it->second);
     FB_ASSIGN_OR_RETURN(PgResult r, c_->Query("SELECT root_id, seq, echo_site, body, wseqs FROM srv_rows "
                                               "WHERE tenant = $1 AND tbl = $2 AND row_id = $3",
                                               {P(tenant), P(table), P(id)}));
@@ -246,7 +289,8 @@ class PgSession final : public ServerSession {
   }
   Status PutRow(const std::string& tenant, const StoredRow& row) override {
     const EncodedRow encoded = EncodeRow(row);
-    return Run("INSERT INTO srv_rows (tenant, tbl, row_id, root_id, seq, deleted, del_hlc, del_site, echo_site, body,"
+    if (in_txn_) rows_[{tenant, row.table, row.id}] = row;
+    return Write("INSERT INTO srv_rows (tenant, tbl, row_id, root_id, seq, deleted, del_hlc, del_site, echo_site, body,"
                " wseqs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant, tbl, row_id) DO UPDATE"
                " SET root_id = excluded.root_id, seq = excluded.seq, deleted = excluded.deleted,"
                " del_hlc = excluded.del_hlc, del_site = excluded.del_site, echo_site = excluded.echo_site,"
@@ -262,7 +306,7 @@ class PgSession final : public ServerSession {
   }
   Status PutRef(const std::string& tenant, const std::string& parent_id, const std::string& child_table,
                 const std::string& child_id) override {
-    return Run("INSERT INTO srv_refs VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    return Write("INSERT INTO srv_refs VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                {P(tenant), P(parent_id), P(child_table), P(child_id)});
   }
   Result<std::vector<std::pair<std::string, std::string>>> Referencing(const std::string& tenant,
@@ -272,23 +316,25 @@ class PgSession final : public ServerSession {
   }
 
   Result<std::optional<RootInfo>> GetRoot(const std::string& tenant, const std::string& root_id) override {
+    if (auto it = roots_.find({tenant, root_id}); it != roots_.end()) return std::optional<RootInfo>(it->second);
     FB_ASSIGN_OR_RETURN(PgResult r, c_->Query("SELECT owner, team FROM srv_roots WHERE tenant = $1 AND root_id = $2",
                                               {P(tenant), P(root_id)}));
     if (PQntuples(r.get()) == 0) return std::optional<RootInfo>();
     return std::optional<RootInfo>(RootInfo{Str(r.get(), 0, 0), Str(r.get(), 0, 1)});
   }
   Status PutRoot(const std::string& tenant, const std::string& root_id, const RootInfo& info) override {
-    return Run("INSERT INTO srv_roots VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, root_id) DO UPDATE SET"
+    if (in_txn_) roots_[{tenant, root_id}] = info;
+    return Write("INSERT INTO srv_roots VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, root_id) DO UPDATE SET"
                " owner = excluded.owner, team = excluded.team",
                {P(tenant), P(root_id), P(info.owner), P(info.team)});
   }
   Status LogScopeChange(const std::string& tenant, const ScopeChange& c) override {
-    return Run("INSERT INTO srv_scope_log VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    return Write("INSERT INTO srv_scope_log VALUES ($1, $2, $3, $4, $5, $6, $7)",
                {P(tenant), P(c.seq), P(c.root_id), P(c.before.owner), P(c.before.team), P(c.after.owner),
                 P(c.after.team)});
   }
   Result<std::vector<ScopeChange>> ScopeChanges(const std::string& tenant, int64_t after, int64_t upto) override {
-    FB_ASSIGN_OR_RETURN(PgResult r, c_->Query("SELECT seq, root_id, old_owner, old_team, new_owner, new_team"
+    FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT seq, root_id, old_owner, old_team, new_owner, new_team"
                                               " FROM srv_scope_log WHERE tenant = $1 AND seq > $2 AND seq <= $3"
                                               " ORDER BY seq",
                                               {P(tenant), P(after), P(upto)}));
@@ -302,7 +348,7 @@ class PgSession final : public ServerSession {
 
   Result<std::optional<std::pair<int64_t, int64_t>>> GetBatch(const std::string& tenant, const std::string& site,
                                                               const std::string& batch_id) override {
-    FB_ASSIGN_OR_RETURN(PgResult r, c_->Query("SELECT applied, conflicts FROM srv_batches"
+    FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT applied, conflicts FROM srv_batches"
                                               " WHERE tenant = $1 AND site = $2 AND batch_id = $3",
                                               {P(tenant), P(site), P(batch_id)}));
     if (PQntuples(r.get()) == 0) return std::optional<std::pair<int64_t, int64_t>>();
@@ -310,7 +356,7 @@ class PgSession final : public ServerSession {
   }
   Status PutBatch(const std::string& tenant, const std::string& site, const std::string& batch_id, int64_t applied,
                   int64_t conflicts, int64_t now_ms) override {
-    return Run("INSERT INTO srv_batches VALUES ($1, $2, $3, $4, $5, $6)",
+    return Write("INSERT INTO srv_batches VALUES ($1, $2, $3, $4, $5, $6)",
                {P(tenant), P(site), P(batch_id), P(applied), P(conflicts), P(now_ms)});
   }
 
@@ -341,7 +387,7 @@ class PgSession final : public ServerSession {
       params.push_back(P(scope.team));
       params.push_back(P(scope.agent));
     }
-    FB_ASSIGN_OR_RETURN(PgResult r, c_->Query(sql, params));
+    FB_ASSIGN_OR_RETURN(PgResult r, Read(sql, params));
     PullPage page;
     const int n = PQntuples(r.get());
     page.rows.reserve(static_cast<size_t>(n));
@@ -353,20 +399,20 @@ class PgSession final : public ServerSession {
   }
 
   Status TouchDevice(const std::string& tenant, const DeviceInfo& d) override {
-    return Run("INSERT INTO srv_devices (tenant, site, agent, team, last_sync_ms, cursor) VALUES ($1, $2, $3, $4, $5, $6)"
+    return Write("INSERT INTO srv_devices (tenant, site, agent, team, last_sync_ms, cursor) VALUES ($1, $2, $3, $4, $5, $6)"
                " ON CONFLICT (tenant, site) DO UPDATE SET agent = excluded.agent, team = excluded.team,"
                " last_sync_ms = excluded.last_sync_ms, cursor = excluded.cursor",
                {P(tenant), P(d.site), P(d.agent), P(d.team), P(d.last_sync_ms), P(d.cursor)});
   }
   Result<std::optional<DeviceInfo>> GetDevice(const std::string& tenant, const std::string& site) override {
-    FB_ASSIGN_OR_RETURN(PgResult r, c_->Query("SELECT site, agent, team, last_sync_ms, cursor, revoked, resync"
+    FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT site, agent, team, last_sync_ms, cursor, revoked, resync"
                                               " FROM srv_devices WHERE tenant = $1 AND site = $2",
                                               {P(tenant), P(site)}));
     if (PQntuples(r.get()) == 0) return std::optional<DeviceInfo>();
     return std::optional<DeviceInfo>(ReadDevice(r.get(), 0));
   }
   Result<std::vector<DeviceInfo>> ListDevices(const std::string& tenant) override {
-    FB_ASSIGN_OR_RETURN(PgResult r, c_->Query("SELECT site, agent, team, last_sync_ms, cursor, revoked, resync"
+    FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT site, agent, team, last_sync_ms, cursor, revoked, resync"
                                               " FROM srv_devices WHERE tenant = $1 ORDER BY agent, site",
                                               {P(tenant)}));
     std::vector<DeviceInfo> out;
@@ -375,7 +421,7 @@ class PgSession final : public ServerSession {
   }
   Status SetDeviceFlags(const std::string& tenant, const std::string& site, std::optional<bool> revoked,
                         std::optional<bool> resync) override {
-    FB_ASSIGN_OR_RETURN(PgResult r, c_->Query("UPDATE srv_devices SET revoked = coalesce($3::boolean, revoked),"
+    FB_ASSIGN_OR_RETURN(PgResult r, Read("UPDATE srv_devices SET revoked = coalesce($3::boolean, revoked),"
                                               " resync = coalesce($4::boolean, resync)"
                                               " WHERE tenant = $1 AND site = $2",
                                               {P(tenant), P(site), revoked ? P(*revoked) : Param(),
@@ -384,7 +430,7 @@ class PgSession final : public ServerSession {
     return Status::Ok();
   }
   Result<bool> TokenRevoked(const std::string& token_id) override {
-    FB_ASSIGN_OR_RETURN(PgResult r, c_->Query("SELECT 1 FROM srv_revoked_tokens WHERE token_id = $1", {P(token_id)}));
+    FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT 1 FROM srv_revoked_tokens WHERE token_id = $1", {P(token_id)}));
     return PQntuples(r.get()) > 0;
   }
   Status RevokeToken(const std::string& token_id, int64_t now_ms) override {
@@ -394,10 +440,13 @@ class PgSession final : public ServerSession {
   Status Ping() override { return Run("SELECT count(*) FROM srv_meta", {}); }
 
  private:
+  // BEGIN, the tenant's counter row (created on first use) and its lock: one round trip.
   Status LockTenant(const std::string& tenant) {
-    FB_RETURN_IF_ERROR(Run("INSERT INTO srv_tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING", {P(tenant)}));
-    FB_ASSIGN_OR_RETURN(PgResult r,
-                        c_->Query("SELECT seq, hlc FROM srv_tenants WHERE tenant = $1 FOR UPDATE", {P(tenant)}));
+    FB_ASSIGN_OR_RETURN(std::string insert,
+                        c_->Inline("INSERT INTO srv_tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING;"
+                                   "SELECT seq, hlc FROM srv_tenants WHERE tenant = $1 FOR UPDATE",
+                                   {P(tenant)}));
+    FB_ASSIGN_OR_RETURN(PgResult r, c_->ExecScript("BEGIN;" + insert));
     if (PQntuples(r.get()) != 1) return Status(ErrorCode::kInternal, "tenant counter row missing for " + tenant);
     writing_ = true;
     write_tenant_ = tenant;
@@ -415,10 +464,38 @@ class PgSession final : public ServerSession {
     in_txn_ = writing_ = dirty_ = false;
     write_tenant_.clear();
     seq_ = hlc_ = 0;
+    deferred_.clear();
+    rows_.clear();
+    roots_.clear();
   }
-  Status Run(const char* sql, const std::vector<Param>& params) { return c_->Query(sql, params).status(); }
+  // Inside a transaction the write is deferred to the next flush; outside it runs now.
+  Status Write(const char* sql, const std::vector<Param>& params) {
+    if (!in_txn_) return c_->Query(sql, params).status();
+    return Defer(sql, params);
+  }
+  Status Defer(const char* sql, const std::vector<Param>& params) {
+    FB_ASSIGN_OR_RETURN(std::string text, c_->Inline(sql, params));
+    deferred_ += text;
+    deferred_ += ";\n";
+    return Status::Ok();
+  }
+  // Sends the deferred writes, so that a query sees them.
+  Status Flush() {
+    if (deferred_.empty()) return Status::Ok();
+    std::string script;
+    script.swap(deferred_);
+    return c_->ExecScript(script).status();
+  }
+  Status Run(const char* sql, const std::vector<Param>& params) {
+    FB_RETURN_IF_ERROR(Flush());
+    return c_->Query(sql, params).status();
+  }
+  Result<PgResult> Read(const char* sql, const std::vector<Param>& params) {
+    FB_RETURN_IF_ERROR(Flush());
+    return c_->Query(sql, params);
+  }
   Result<std::vector<std::pair<std::string, std::string>>> Pairs(const char* sql, const std::vector<Param>& params) {
-    FB_ASSIGN_OR_RETURN(PgResult r, c_->Query(sql, params));
+    FB_ASSIGN_OR_RETURN(PgResult r, Read(sql, params));
     std::vector<std::pair<std::string, std::string>> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) out.emplace_back(Str(r.get(), i, 0), Str(r.get(), i, 1));
     return out;
@@ -442,6 +519,9 @@ class PgSession final : public ServerSession {
   std::string write_tenant_;
   int64_t seq_ = 0;
   Hlc hlc_ = 0;
+  std::string deferred_;  // statements not yet sent, each ending ";\n"
+  std::map<std::tuple<std::string, std::string, std::string>, StoredRow> rows_;  // (tenant, table, id)
+  std::map<std::pair<std::string, std::string>, RootInfo> roots_;                // (tenant, root)
 };
 
 // Brings the schema to kSchemaVersion (guarantee 1) and returns the database's epoch.
