@@ -98,17 +98,25 @@ Status PostgresCluster::Start() {
   auto init = run({bin_ + "/initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C",
                    "--no-sync"});
   if (init.exit_code != 0) return Status(ErrorCode::kUnavailable, "initdb failed: " + init.out + init.err);
-  const int port = UnusedPort();
-  // Durability does not matter for a throwaway cluster; speed does.
-  const std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port) + " -k " + dir_ +
-                              " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-                              " -c max_connections=300 -c shared_buffers=32MB";
-  auto start = run({bin_ + "/pg_ctl", "-D", data, "-o", options, "-l", dir_ + "/server.log", "-w", "-t", "60",
-                    "start"});
-  if (start.exit_code != 0) {
-    return Status(ErrorCode::kUnavailable,
-                  "pg_ctl start failed: " + start.out + start.err + ReadFile(dir_ + "/server.log"));
+  // A free port may be taken by a parallel test process before the server binds it: try
+  // a few.
+  int port = 0;
+  std::string failure;
+  for (int attempt = 0; attempt < 3 && port == 0; ++attempt) {
+    const int candidate = UnusedPort();
+    // Durability does not matter for a throwaway cluster; speed does.
+    const std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(candidate) + " -k " + dir_ +
+                                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                                " -c max_connections=300 -c shared_buffers=32MB";
+    auto start = run({bin_ + "/pg_ctl", "-D", data, "-o", options, "-l", dir_ + "/server.log", "-w", "-t", "60",
+                      "start"});
+    if (start.exit_code == 0) {
+      port = candidate;
+    } else {
+      failure = start.out + start.err + ReadFile(dir_ + "/server.log");
+    }
   }
+  if (port == 0) return Status(ErrorCode::kUnavailable, "pg_ctl start failed: " + failure);
   server_ = "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres";
   return Status::Ok();
 }

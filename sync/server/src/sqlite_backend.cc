@@ -44,11 +44,20 @@ Status CreateServerTables(Store& store, int from) {
 
 class SqliteSession final : public ServerSession {
  public:
-  explicit SqliteSession(std::unique_ptr<Store> store) : store_(std::move(store)) {}
+  SqliteSession(std::unique_ptr<Store> store, std::mutex* write_mu) : store_(std::move(store)), write_mu_(write_mu) {}
 
   Status BeginWrite(const std::string& tenant) override {
     ForgetCounters();
-    FB_ASSIGN_OR_RETURN(Transaction txn, store_->Begin(TxnMode::kImmediate));
+    // Writers of this process queue on a mutex rather than on SQLite's busy handler,
+    // which polls with growing sleeps and lets an unlucky writer wait for seconds.
+    if (write_lock_.owns_lock()) write_lock_.unlock();
+    write_lock_ = std::unique_lock<std::mutex>(*write_mu_);
+    auto begun = store_->Begin(TxnMode::kImmediate);
+    if (!begun.ok()) {
+      write_lock_ = {};
+      return begun.status();
+    }
+    Transaction txn = std::move(begun).value();
     txn_.emplace(std::move(txn));
     FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare("INSERT OR IGNORE INTO srv_tenants(tenant) VALUES (?1)"));
     return st.Bind(1, tenant).Run();
@@ -66,12 +75,14 @@ class SqliteSession final : public ServerSession {
     else (void)txn_->Rollback();
     txn_.reset();
     ForgetCounters();
+    write_lock_ = {};
     return s;
   }
   void Rollback() override {
     if (txn_) (void)txn_->Rollback();
     txn_.reset();
     ForgetCounters();
+    write_lock_ = {};
   }
 
   // Seqs and the server clock are advanced in memory while a write transaction holds the
@@ -323,6 +334,8 @@ class SqliteSession final : public ServerSession {
   }
 
   std::unique_ptr<Store> store_;
+  std::mutex* const write_mu_;                // the backend's, shared by its sessions
+  std::unique_lock<std::mutex> write_lock_;  // held from BeginWrite to Commit/Rollback
   std::optional<Transaction> txn_;
   std::map<std::string, int64_t> seq_;  // tenant -> last seq allocated in this write
   bool seq_dirty_ = false;
@@ -337,7 +350,7 @@ class SqliteBackend final : public ServerBackend {
 
   Result<std::unique_ptr<ServerSession>> OpenSession() override {
     FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(path_, synchronous_));
-    return std::unique_ptr<ServerSession>(new SqliteSession(std::move(store)));
+    return std::unique_ptr<ServerSession>(new SqliteSession(std::move(store), &write_mu_));
   }
   const std::string& epoch() const override { return epoch_; }
   std::string Describe() const override { return "sqlite:" + path_; }
@@ -358,6 +371,7 @@ class SqliteBackend final : public ServerBackend {
   std::string path_;
   std::string epoch_;
   std::string synchronous_;
+  std::mutex write_mu_;
 };
 
 }  // namespace
