@@ -198,7 +198,9 @@ class PgConn {
  private:
   // Quiet notices ("relation already exists, skipping") and a bounded wait for locks
   // held by a stuck client.
-  Status Configure() { return Exec("SET client_min_messages = warning; SET lock_timeout = '30s'"); }
+  Status Configure() {
+    return Exec("SET client_min_messages = warning; SET lock_timeout = '30s'; SET plan_cache_mode = force_custom_plan");
+  }
 
   PgConnPtr conn_;
   std::unordered_map<const char*, std::string> prepared_;  // SQL text (a literal) -> statement name
@@ -273,6 +275,7 @@ class PgSession final : public ServerSession {
   Result<std::optional<StoredRow>> GetRow(const std::string& tenant, const std::string& table,
                                           const std::string& id) override {
     if (auto it = rows_.find({tenant, table, id}); it != rows_.end()) return std::optional<StoredRow>(it->second);
+    if (auto it = known_rows_.find({tenant, table, id}); it != known_rows_.end()) return it->second;
     FB_ASSIGN_OR_RETURN(PgResult r, c_->Query("SELECT root_id, seq, echo_site, body, wseqs FROM srv_rows "
                                               "WHERE tenant = $1 AND tbl = $2 AND row_id = $3",
                                               {P(tenant), P(table), P(id)}));
@@ -317,6 +320,7 @@ class PgSession final : public ServerSession {
 
   Result<std::optional<RootInfo>> GetRoot(const std::string& tenant, const std::string& root_id) override {
     if (auto it = roots_.find({tenant, root_id}); it != roots_.end()) return std::optional<RootInfo>(it->second);
+    if (auto it = known_roots_.find({tenant, root_id}); it != known_roots_.end()) return it->second;
     FB_ASSIGN_OR_RETURN(PgResult r, c_->Query("SELECT owner, team FROM srv_roots WHERE tenant = $1 AND root_id = $2",
                                               {P(tenant), P(root_id)}));
     if (PQntuples(r.get()) == 0) return std::optional<RootInfo>();
@@ -439,6 +443,51 @@ class PgSession final : public ServerSession {
 
   Status Ping() override { return Run("SELECT count(*) FROM srv_meta", {}); }
 
+  // Two queries for the whole batch. Valid to the end of the write: the tenant's counter
+  // row lock keeps every other writer of the tenant out.
+  Status Prefetch(const std::string& tenant, const std::vector<std::pair<std::string, std::string>>& rows,
+                  const std::vector<std::string>& roots) override {
+    if (!writing_ || tenant != write_tenant_) return Status::Ok();
+    std::vector<std::string> tables, ids;
+    for (const auto& [table, id] : rows) {
+      if (known_rows_.count({tenant, table, id}) || rows_.count({tenant, table, id})) continue;
+      tables.push_back(table);
+      ids.push_back(id);
+    }
+    if (!tables.empty()) {
+      FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT r.tbl, r.row_id, r.root_id, r.seq, r.echo_site, r.body, r.wseqs"
+                                           " FROM srv_rows r JOIN unnest($2::text[], $3::text[]) AS k(tbl, row_id)"
+                                           " ON r.tbl = k.tbl AND r.row_id = k.row_id WHERE r.tenant = $1",
+                                           {P(tenant), P(ArrayLiteral(tables)), P(ArrayLiteral(ids))}));
+      for (size_t i = 0; i < tables.size(); ++i) known_rows_[{tenant, tables[i], ids[i]}] = std::nullopt;
+      for (int i = 0; i < PQntuples(r.get()); ++i) {
+        StoredRow row;
+        row.table = Str(r.get(), i, 0);
+        row.id = Str(r.get(), i, 1);
+        row.root_id = Str(r.get(), i, 2);
+        row.seq = Int(r.get(), i, 3);
+        row.echo_site = PQgetisnull(r.get(), i, 4) ? std::string() : Str(r.get(), i, 4);
+        FB_RETURN_IF_ERROR(DecodeRow(std::string_view(PQgetvalue(r.get(), i, 5), PQgetlength(r.get(), i, 5)),
+                                     std::string_view(PQgetvalue(r.get(), i, 6), PQgetlength(r.get(), i, 6)), &row));
+        known_rows_[{tenant, row.table, row.id}] = std::move(row);
+      }
+    }
+    std::vector<std::string> wanted;
+    for (const auto& root : roots) {
+      if (!known_roots_.count({tenant, root}) && !roots_.count({tenant, root})) wanted.push_back(root);
+    }
+    if (!wanted.empty()) {
+      FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT root_id, owner, team FROM srv_roots"
+                                           " WHERE tenant = $1 AND root_id = ANY($2::text[])",
+                                           {P(tenant), P(ArrayLiteral(wanted))}));
+      for (const auto& root : wanted) known_roots_[{tenant, root}] = std::nullopt;
+      for (int i = 0; i < PQntuples(r.get()); ++i) {
+        known_roots_[{tenant, Str(r.get(), i, 0)}] = RootInfo{Str(r.get(), i, 1), Str(r.get(), i, 2)};
+      }
+    }
+    return Status::Ok();
+  }
+
  private:
   // BEGIN, the tenant's counter row (created on first use) and its lock: one round trip.
   Status LockTenant(const std::string& tenant) {
@@ -467,6 +516,22 @@ class PgSession final : public ServerSession {
     deferred_.clear();
     rows_.clear();
     roots_.clear();
+    known_rows_.clear();
+    known_roots_.clear();
+  }
+  // A PostgreSQL array literal of texts: {"a","b\"c"}.
+  static std::string ArrayLiteral(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (const auto& item : items) {
+      if (out.size() > 1) out += ',';
+      out += '"';
+      for (char c : item) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+      out += '"';
+    }
+    return out + "}";
   }
   // Inside a transaction the write is deferred to the next flush; outside it runs now.
   Status Write(const char* sql, const std::vector<Param>& params) {
@@ -522,6 +587,9 @@ class PgSession final : public ServerSession {
   std::string deferred_;  // statements not yet sent, each ending ";\n"
   std::map<std::tuple<std::string, std::string, std::string>, StoredRow> rows_;  // (tenant, table, id)
   std::map<std::pair<std::string, std::string>, RootInfo> roots_;                // (tenant, root)
+  // Read ahead by Prefetch (nullopt: known not to exist); the overlays above win.
+  std::map<std::tuple<std::string, std::string, std::string>, std::optional<StoredRow>> known_rows_;
+  std::map<std::pair<std::string, std::string>, std::optional<RootInfo>> known_roots_;
 };
 
 // Brings the schema to kSchemaVersion (guarantee 1) and returns the database's epoch.

@@ -56,6 +56,7 @@ class PushApplier {
       : s_(s), who_(who), req_(req), cfg_(cfg), env_(env), now_(env.NowMs()), tenant_(who.tenant) {}
 
   Status Run() {
+    FB_RETURN_IF_ERROR(PrefetchBatch());
     for (size_t i = 0; i < req_.changes.size(); ++i) {
       const std::string where = "changes[" + std::to_string(i) + "]";
       Status st = Apply(req_.changes[i], where);
@@ -68,6 +69,30 @@ class PushApplier {
   int64_t conflicts = 0;
 
  private:
+  // Every row the batch names and the roots and parents its cells point at.
+  Status PrefetchBatch() {
+    std::vector<std::pair<std::string, std::string>> rows;
+    std::vector<std::string> roots;
+    for (const PushChange& c : req_.changes) {
+      rows.emplace_back(c.table, c.id);
+      roots.push_back(c.id);
+      const TableSpec* t = Table(c.table);
+      if (!t) continue;
+      for (const PushCell& cell : c.cells) {
+        const std::string* text = AsText(cell.value);
+        if (!text) continue;
+        if (cell.column == t->partition.root_column) {
+          roots.push_back(*text);
+          if (!t->partition.root_table.empty()) rows.emplace_back(t->partition.root_table, *text);
+        }
+        if (const ColumnSpec* col = t->Find(cell.column); col && !col->references.empty()) {
+          rows.emplace_back(col->references, *text);
+        }
+      }
+    }
+    return s_.Prefetch(tenant_, rows, roots);
+  }
+
   const TableSpec* Table(const std::string& name) const {
     for (const TableSpec* t : cfg_.tables) {
       if (t->name == name) return t;

@@ -149,6 +149,15 @@ class ServerSession {
 
   // Health: a trivial query against the database.
   virtual Status Ping() = 0;
+
+  // Inside a write: the rows and roots a batch is about to read, so a backend for which
+  // each query is a network round trip can fetch them at once. Only a hint: GetRow and
+  // GetRoot must answer the same with or without it.
+  virtual Status Prefetch(const std::string& tenant, const std::vector<std::pair<std::string, std::string>>& rows,
+                          const std::vector<std::string>& roots) {
+    (void)tenant, (void)rows, (void)roots;
+    return Status::Ok();
+  }
 };
 
 class ServerBackend {
