@@ -265,24 +265,31 @@ class Simulation {
 
   void CreateCustomer(SimDevice& d) {
     if (d.role == server::Role::kAdmin) return;
-    const std::string json = R"({"name":")" + Unique("客户") + R"(","phones":["139)" + std::to_string(10000000 + counter_) +
-                             R"("],"occupation":")" + Unique("职业") + R"(","owner_agent":")" + Owner(d) +
+    // A lead may not write sensitive columns (phones) of its agents' customers.
+    const bool lead = d.role == server::Role::kLead;
+    const std::string name = Unique("客户");
+    const std::string phones = lead ? "" : R"(","phones":["139)" + std::to_string(10000000 + ++counter_) + "\"]";
+    const std::string json = R"({"name":")" + name + (lead ? std::string("\"") : phones) +
+                             R"(,"occupation":")" + Unique("职业") + R"(","owner_agent":")" + Owner(d) +
                              R"(","notes":"第一行\n第二行\n第三行"})";
     auto id = d.dev->archive->Add("customers", json);
-    INFO(id.status().ToString());
+    INFO(json << " -> " << id.status().ToString());
     REQUIRE(id.ok());
-    for (const char* col : {"name", "phones", "occupation"}) Record(d, "customers", *id, col, kNull);
+    for (const char* col : {"name", "phones", "occupation"}) {
+      if (!(lead && std::string(col) == "phones")) Record(d, "customers", *id, col, kNull);
+    }
   }
 
   void EditCustomer(SimDevice& d) {
     const std::string id = RandomRow(d, "customers");
     if (id.empty()) return;
-    static const char* kFields[] = {"name", "phones", "occupation", "employer", "street"};
+    static const char* kFields[] = {"name", "occupation", "employer", "phones", "street"};
+    const bool lead = d.role == server::Role::kLead;  // sees no sensitive columns of agents' customers
     std::string json = "{";
     std::vector<std::pair<std::string, std::string>> changed;
     const int n = Pick(1, 3);
     for (int k = 0; k < n; ++k) {
-      const std::string col = kFields[Pick(0, 4)];
+      const std::string col = kFields[Pick(0, lead ? 2 : 4)];
       if (json.find("\"" + col + "\"") != std::string::npos) continue;
       const std::string value = col == "phones" ? R"(["139)" + std::to_string(10000000 + ++counter_) + R"("])"
                                                 : "\"" + Unique(col.c_str()) + "\"";
@@ -548,7 +555,8 @@ class Simulation {
         auto it = truth.find(key);
         INFO("device " << i << " row " << key << " " << row << "\n" << Meta(*devices_[i], key.substr(key.find('/') + 1)));
         REQUIRE(it != truth.end());
-        CHECK(it->second == row);
+        // The lead receives no sensitive column of its agents' customers.
+        CHECK((devices_[i]->role == server::Role::kLead ? Withheld(key, it->second) : it->second) == row);
       }
     }
     for (size_t i = 0; i < 4; ++i) {
@@ -590,7 +598,10 @@ class Simulation {
       for (const auto& del : deletions_) {
         if (ok) break;
         auto it = del.seen.find({w.table, w.row, w.col});
-        ok = del.acked && it != del.seen.end() && it->second == w.value;
+        // A lead deletes its agents' customers with the sensitive columns it never receives.
+        const bool withheld = devices_[static_cast<size_t>(del.device)]->role == server::Role::kLead &&
+                              (w.col == "phones" || w.col == "street");
+        ok = del.acked && it != del.seen.end() && (it->second == w.value || withheld);
       }
       for (size_t j = 0; j < writes_.size() && !ok; ++j) {
         const Write& later = writes_[j];
@@ -623,6 +634,18 @@ class Simulation {
     }
     CHECK(checked > 0);
     CheckErasures();
+  }
+
+  // A row as a lead receives it: sensitive columns null.
+  std::string Withheld(const std::string& key, const std::string& row) {
+    const TableSpec* t = sync::FindSyncedTable(S(*devices_[5]), key.substr(0, key.find('/')));
+    REQUIRE(t != nullptr);
+    auto doc = ParseJson(row, "row");
+    REQUIRE(doc.ok());
+    for (const auto& c : t->columns) {
+      if (c.sensitivity == Sensitivity::kSensitive && doc->HasMember(c.name.c_str())) (*doc)[c.name.c_str()].SetNull();
+    }
+    return ToCanonicalJson(*doc);
   }
 
   // True when `value` occurs in `text` as a whole value (not as a prefix of a longer one).

@@ -15,6 +15,7 @@
 #include "fieldbook/sync/change_capture.h"
 #include "fieldbook/sync/erasure.h"
 #include "fieldbook/sync/text_merge.h"
+#include "fieldbook/server/minimization.h"
 #include "service_internal.h"
 
 namespace fieldbook::server {
@@ -487,6 +488,18 @@ class PushApplier {
           FB_RETURN_IF_ERROR(Resend(tomb));
           ++applied;
           return Status::Ok();
+        }
+      }
+    }
+
+    // Data minimisation: a column one may not see may not be written either.
+    if (!SeesSensitive(who_.scope(), root_info ? *root_info : *new_root)) {
+      for (const PushCell& cell : c.cells) {
+        if (IsWithheldColumn(*t->Find(cell.column))) {
+          return Status(ErrorCode::kForbidden,
+                        "may not write " + t->name + "." + cell.column +
+                            ": sensitive data of a customer owned by another agent",
+                        where + ".c." + cell.column);
         }
       }
     }

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "fieldbook/core/json.h"
+#include "fieldbook/server/minimization.h"
 #include "service_internal.h"
 
 namespace fieldbook::server {
@@ -118,15 +119,38 @@ Status SyncService::PullPage(ServerSession& session, const Principal& who, const
   response.more = page.more;
   // Stored rows are already in wire form: only the table and id are prepended.
   response.raw_rows.reserve(page.rows.size());
+  const Scope scope = who.scope();
+  std::map<std::string, std::optional<RootInfo>> roots;  // for minimisation
   for (const auto& row : page.rows) {
+    const std::string* body = &row.body;
+    std::string withheld;
+    if (who.role == Role::kLead && row.body.find("\"c\"") != std::string::npos) {
+      const TableSpec* table = nullptr;
+      for (const TableSpec* t : config_.tables) {
+        if (t->name == row.table) table = t;
+      }
+      if (table && HasWithheldColumns(*table)) {
+        FB_ASSIGN_OR_RETURN(std::optional<StoredRow> stored, session.GetRow(who.tenant, row.table, row.id));
+        if (stored) {
+          auto known = roots.find(stored->root_id);
+          if (known == roots.end()) {
+            FB_ASSIGN_OR_RETURN(std::optional<RootInfo> info, session.GetRoot(who.tenant, stored->root_id));
+            known = roots.emplace(stored->root_id, std::move(info)).first;
+          }
+          if (known->second && !SeesSensitive(scope, *known->second)) {
+            FB_ASSIGN_OR_RETURN(withheld, WithholdSensitive(*table, row.body));
+            body = &withheld;
+          }
+        }
+      }
+    }
     std::string raw = "{\"t\":" + ValueJson(Value{row.table}) + ",\"r\":" + ValueJson(Value{row.id}) + ",";
-    raw.append(row.body, 1, std::string::npos);
+    raw.append(*body, 1, std::string::npos);
     response.raw_rows.push_back(std::move(raw));
   }
   // Evict only what moved out of scope for good within this page's range: a customer
   // moved away and back again is simply re-sent (its rows follow the last move).
   FB_ASSIGN_OR_RETURN(std::vector<ScopeChange> moves, session.ScopeChanges(who.tenant, cursor, upto));
-  const Scope scope = who.scope();
   std::map<std::string, std::pair<RootInfo, RootInfo>> net;  // root -> (first before, last after)
   std::vector<std::string> order;
   for (const auto& move : moves) {
