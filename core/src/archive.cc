@@ -3,9 +3,11 @@
 #include <algorithm>
 
 #include "archive_rules.h"
+#include "fieldbook/core/audit.h"
 #include "fieldbook/core/civil_time.h"
 #include "fieldbook/core/encryption.h"
 #include "fieldbook/core/json.h"
+#include "fieldbook/core/pinyin.h"
 #include "fieldbook/core/validation.h"
 
 namespace fieldbook {
@@ -253,6 +255,15 @@ Result<std::string> Archive::List(const ListQuery& q) {
     if (t->name != "customers") return Status(ErrorCode::kInvalidArgument, "search applies to customers");
     // The trigram index narrows the rows down (a LIKE with ESCAPE cannot use it); the LIKE
     // then decides exactly, with % and _ in the text taken literally.
+    // Pinyin keys ("zs", "zhangsan") match too, through the local pinyin index.
+    std::string pinyin, pinyin_rows;
+    if (PinyinAvailable() && !(pinyin = PinyinQuery(q.search)).empty()) {
+      FB_RETURN_IF_ERROR(RefreshPinyinIndex(store_));
+      binds.emplace_back("%|" + pinyin + "%");
+      pinyin_rows = "SELECT rowid FROM fb_customer_pinyin WHERE keys LIKE ?" + std::to_string(binds.size());
+      pinyin = "rowid IN (" + pinyin_rows + ")";
+    }
+    const std::string or_pinyin = pinyin.empty() ? "" : " OR " + pinyin;
     if (store_.cipher()) {
       // Phones are stored encrypted: the index and LIKE see only ciphertext, so phones
       // are matched by opening them (about a microsecond each); names and notes as usual.
@@ -262,17 +273,17 @@ Result<std::string> Archive::List(const ListQuery& q) {
       binds.emplace_back(LikePattern(q.search));
       const std::string p = "?" + std::to_string(binds.size());
       add("(name LIKE " + p + " ESCAPE '\\' OR notes LIKE " + p + " ESCAPE '\\' OR id IN (SELECT value FROM json_each(" +
-          ids + ")))");
+          ids + "))" + or_pinyin + ")");
     } else {
       if (std::string match = TrigramQuery(q.search); !match.empty()) {
         binds.emplace_back(std::move(match));
         add("rowid IN (SELECT rowid FROM fb_customer_fts WHERE fb_customer_fts MATCH ?" +
-            std::to_string(binds.size()) + ")");
+            std::to_string(binds.size()) + (pinyin.empty() ? ")" : " UNION " + pinyin_rows + ")"));
       }
       binds.emplace_back(LikePattern(q.search));
       const std::string p = "?" + std::to_string(binds.size());
       add("(name LIKE " + p + " ESCAPE '\\' OR phones LIKE " + p + " ESCAPE '\\' OR notes LIKE " + p +
-          " ESCAPE '\\')");
+          " ESCAPE '\\'" + or_pinyin + ")");
     }
   }
   for (const auto& [column, value] : q.equals) {
@@ -287,7 +298,17 @@ Result<std::string> Archive::List(const ListQuery& q) {
     add("due_date <= ?" + std::to_string(binds.size()));
   }
   std::string order = " ORDER BY id";
-  if (t->name == "customers") order = " ORDER BY name, id";
+  if (!q.sort.empty() && (t->name != "customers" || q.sort != "name")) {
+    return Status(ErrorCode::kInvalidArgument, "only customers sort by name", "sort");
+  }
+  if (q.sort == "name") {
+    if (!PinyinAvailable()) {
+      return Status(ErrorCode::kUnavailable, "Chinese (pinyin) sort is unavailable: built without ICU", "sort");
+    }
+    FB_RETURN_IF_ERROR(RefreshPinyinIndex(store_));
+    order = " ORDER BY (SELECT sort_key FROM fb_customer_pinyin k WHERE k.rowid = " + QuoteIdent(t->name) +
+            ".rowid), name, id";
+  } else if (t->name == "customers") order = " ORDER BY name, id";
   else if (t->name == "tasks") order = " ORDER BY due_date, id";
   else if (t->name == "visits") order = " ORDER BY visited_at DESC, id";
   rapidjson::StringBuffer buf;
@@ -319,7 +340,12 @@ Result<std::string> Archive::CustomerArchive(std::string_view customer_id) {
 Status Archive::CompleteTask(std::string_view task_id) { return Set("tasks", task_id, R"({"done":true})"); }
 
 Result<std::string> ExportJson(Store& store, const std::vector<const TableSpec*>& tables) {
-  std::vector<const TableSpec*> sorted = tables;
+  // The access audit is not part of the book of business: every export adds to it, so
+  // including it would make no two exports alike. `fieldbook audit` lists it.
+  std::vector<const TableSpec*> sorted;
+  for (const TableSpec* t : tables) {
+    if (t->name != kAccessAuditTable) sorted.push_back(t);
+  }
   std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->name < b->name; });
   FB_ASSIGN_OR_RETURN(Transaction txn, store.Begin(TxnMode::kDeferred));
   rapidjson::StringBuffer buf;

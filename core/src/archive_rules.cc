@@ -5,6 +5,9 @@
 
 #include <cctype>
 
+#include "fieldbook/core/audit.h"
+#include "fieldbook/core/relations.h"
+#include "fieldbook/core/service_quality.h"
 #include "fieldbook/core/validation.h"
 #include "operation_rules.h"
 
@@ -205,6 +208,9 @@ std::map<std::string, TableRule, std::less<>> ArchiveRules() {
       {"visits", VisitRule},         {"tasks", TaskRule},
   };
   AddOperationRules(rules);
+  AddRelationsRules(rules);
+  AddServiceQualityRules(rules);
+  rules.emplace(std::string(kAccessAuditTable), AuditTableRule);
   return rules;
 }
 

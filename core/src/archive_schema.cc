@@ -1,6 +1,10 @@
 #include "fieldbook/core/archive_schema.h"
 
 #include "fieldbook/core/operation.h"
+#include "fieldbook/core/audit.h"
+#include "fieldbook/core/pinyin.h"
+#include "fieldbook/core/relations.h"
+#include "fieldbook/core/service_quality.h"
 
 namespace fieldbook {
 namespace {
@@ -243,14 +247,19 @@ std::vector<SchemaStep> SearchAndIndexes() {
 
 const SchemaRegistry& ArchiveRegistry() {
   // Immutable after construction; shared read-only by every Store.
-  static const SchemaRegistry registry(
-      [] {
-        std::vector<TableSpec> all{Customers(), Consents(), FamilyMembers(), Policies(), PolicyRoles(),
-                                   GroupMembers(), Claims(), Visits(), Tasks()};
-        for (auto& t : OperationTables()) all.push_back(std::move(t));
-        return all;
-      }(),
-      SearchAndIndexes());
+  static const SchemaRegistry registry = [] {
+    std::vector<TableSpec> tables{Customers(), Consents(), FamilyMembers(), Policies(), PolicyRoles(),
+                                  GroupMembers(), Claims(), Visits(), Tasks()};
+    std::vector<SchemaStep> steps = SearchAndIndexes();
+    auto append = [](auto& to, auto from) { for (auto& x : from) to.push_back(std::move(x)); };
+    append(tables, OperationTables());
+    append(tables, RelationsTables());
+    append(tables, ServiceQualityTables());
+    append(tables, AuditTables());
+    append(steps, PinyinSchemaSteps());
+    append(steps, AuditSchemaSteps());
+    return SchemaRegistry(std::move(tables), std::move(steps));
+  }();
   return registry;
 }
 

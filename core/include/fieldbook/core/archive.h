@@ -27,6 +27,7 @@ struct ListQuery {
   std::string search;       // customers: substring of name, phone or notes (any script)
   std::vector<std::pair<std::string, Value>> equals;  // column = value filters
   std::string due_before;   // tasks: due_date <= this date
+  std::string sort;         // customers: "name" = Chinese (pinyin) order; empty = by name bytes
   int limit = 0;            // 0 = all
   int offset = 0;
 };
@@ -80,7 +81,8 @@ class Archive {
 };
 
 // Canonical export: {"table": [rows sorted by id, keys sorted], ...} for the given tables,
-// table names sorted. Devices that saw the same changes produce identical bytes.
+// table names sorted. Devices that saw the same changes produce identical bytes. The access
+// audit (access_audit) is left out: reading adds to it.
 Result<std::string> ExportJson(Store& store, const std::vector<const TableSpec*>& tables);
 
 }  // namespace fieldbook

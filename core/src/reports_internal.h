@@ -1,0 +1,45 @@
+// Shared pieces of the report implementations.
+#pragma once
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <string>
+
+#include "fieldbook/core/civil_time.h"
+#include "fieldbook/core/reports.h"
+#include "fieldbook/core/store.h"
+
+namespace fieldbook::reports {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+inline constexpr int64_t kCstOffsetMs = 8LL * 3600 * 1000;
+
+// The resolved period and scope of one report run.
+struct Scope {
+  std::string agent;   // the profile agent
+  bool team = false;
+  Date from, to;       // inclusive calendar days (UTC+8)
+  bool has_from = false;
+  int64_t from_ms = 0;  // first instant of `from`
+  int64_t to_end_ms = 0;  // last instant of `to`
+};
+
+// SQL fragment selecting the customers in scope: binds ?1 = team flag, ?2 = agent.
+inline constexpr const char* kScopedCustomers = "SELECT * FROM customers WHERE ?1 OR owner_agent = ?2";
+// Annualised premium of a policies row aliased p.
+inline constexpr const char* kAnnualPremiumSql =
+    "p.premium * CASE p.payment_frequency WHEN 'monthly' THEN 12 WHEN 'quarterly' THEN 4 "
+    "WHEN 'semiannual' THEN 2 ELSE 1 END";
+inline constexpr const char* kInForceSql = "p.status IN ('in_force', 'grace')";
+
+void WriteHeader(JsonWriter& w, std::string_view name, const Scope& scope);
+void Str(JsonWriter& w, std::string_view s);
+
+Result<std::string> Composition(Store& store, const Scope& scope);
+Result<std::string> Abc(Store& store, const Scope& scope, bool details);
+Result<std::string> Rfm(Store& store, const Scope& scope, bool details);
+Result<std::string> Effect(Store& store, const Scope& scope);
+
+}  // namespace fieldbook::reports
