@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "fieldbook/core/audit.h"
 #include "fieldbook/core/json.h"
 #include "fieldbook/core/encryption.h"
 #include "fieldbook/sync/change_capture.h"
@@ -51,6 +52,9 @@ Result<std::shared_ptr<Database>> Database::Open(const std::string& path, const 
   MutexLock lock(db->mu_);
   std::set<std::string, std::less<>> synced;
   for (const TableSpec* t : sync::SyncedTables(*store)) synced.insert(t->name);
+  // Audit rows are written by reads; announcing them would make every read look like a
+  // change (and a screen that reloads on change would loop).
+  synced.erase(std::string(kAccessAuditTable));
   db->changes_.Attach(store->handle(), std::move(synced));
   db->archive_ = std::make_unique<Archive>(*store);
   db->store_ = std::move(store);

@@ -21,6 +21,7 @@ MethodTableMap BuildTable() {
   AddSyncMethods(table);
   AddOperationMethods(table);
   AddPrivacyMethods(table);
+  AddReportMethods(table);
   table.emplace("methods", ListMethods);
   return table;
 }

@@ -33,6 +33,14 @@ void AddArchiveMethods(MethodTableMap& table);
 void AddSyncMethods(MethodTableMap& table);
 void AddOperationMethods(MethodTableMap& table);
 void AddPrivacyMethods(MethodTableMap& table);
+void AddReportMethods(MethodTableMap& table);
+
+// Access audit of personal data read through a method (methods_report.cc): the optional
+// "purpose" key of the arguments is checked first, the audit row written after the read.
+Status CheckPurposeKey(const rapidjson::Value& args);
+Status AuditMethodRead(MethodContext& context, const rapidjson::Value& args, const std::string& action,
+                       const std::string& table, const std::string& id_or_rows, bool rows);
+Status AuditMethodExport(MethodContext& context, const rapidjson::Value& args);
 
 // Every method, built once.
 const MethodTableMap& MethodTable();

@@ -2,6 +2,7 @@
 // records, the customer archive, import, export and the profile.
 #include <sstream>
 
+#include "fieldbook/core/audit.h"
 #include "fieldbook/core/records.h"
 #include "fieldbook/sync/change_capture.h"
 #include "methods.h"
@@ -19,20 +20,29 @@ constexpr Group kGroups[] = {
     {"customer", "customers"}, {"family", "family_members"}, {"policy", "policies"},
     {"claim", "claims"},       {"roster", "group_members"},  {"role", "policy_roles"},
     {"consent", "consents"},   {"visit", "visits"},          {"task", "tasks"},
+    // relationships and service quality
+    {"relation.card", "relationship_cards"}, {"relation.log", "relationship_logs"},
+    {"relation.eval", "relationship_evaluations"}, {"holding", "investment_holdings"},
+    {"event", "events"}, {"invitation", "event_invitations"}, {"complaint", "complaints"},
+    {"complaint.step", "complaint_steps"}, {"survey.template", "survey_templates"},
+    {"survey", "survey_responses"}, {"assist", "claim_assists"},
 };
 
 Result<ListQuery> ParseListQuery(Store& store, const std::string& table, const rapidjson::Value& a) {
   if (table == "customers") {
-    FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"customer_id", "where", "limit", "offset", "search"}));
+    FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"customer_id", "where", "limit", "offset", "search", "sort", "purpose"}));
   } else if (table == "tasks") {
-    FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"customer_id", "where", "limit", "offset", "due_before"}));
+    FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"customer_id", "where", "limit", "offset", "due_before", "purpose"}));
   } else {
-    FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"customer_id", "where", "limit", "offset"}));
+    FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"customer_id", "where", "limit", "offset", "purpose"}));
   }
   ListQuery q;
   q.table = table;
   FB_ASSIGN_OR_RETURN(q.customer_id, args::OptionalString(a, "customer_id"));
   FB_ASSIGN_OR_RETURN(q.search, args::OptionalString(a, "search"));
+  FB_ASSIGN_OR_RETURN(q.sort, args::OptionalString(a, "sort"));
+  FB_ASSIGN_OR_RETURN(std::string purpose, args::OptionalString(a, "purpose"));
+  if (!purpose.empty()) FB_RETURN_IF_ERROR(CheckPurpose(purpose));
   FB_ASSIGN_OR_RETURN(q.due_before, args::OptionalString(a, "due_before"));
   FB_ASSIGN_OR_RETURN(q.limit, args::OptionalInt(a, "limit", 0));
   FB_ASSIGN_OR_RETURN(q.offset, args::OptionalInt(a, "offset", 0));
@@ -66,9 +76,12 @@ void AddGroup(MethodTableMap& t, const Group& g) {
     return IdJson(id);
   });
   t.emplace(name + ".show", [table](MethodContext& c, const rapidjson::Value& a) -> Result<std::string> {
-    FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"id"}));
+    FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"id", "purpose"}));
     FB_ASSIGN_OR_RETURN(std::string id, args::RequiredString(a, "id"));
-    return c.archive.Show(table, id);
+    FB_RETURN_IF_ERROR(CheckPurposeKey(a));
+    FB_ASSIGN_OR_RETURN(std::string json, c.archive.Show(table, id));
+    FB_RETURN_IF_ERROR(AuditMethodRead(c, a, "read", table, id, false));
+    return json;
   });
   t.emplace(name + ".delete", [table](MethodContext& c, const rapidjson::Value& a) -> Result<std::string> {
     FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"id"}));
@@ -78,14 +91,19 @@ void AddGroup(MethodTableMap& t, const Group& g) {
   });
   t.emplace(name + ".list", [table](MethodContext& c, const rapidjson::Value& a) -> Result<std::string> {
     FB_ASSIGN_OR_RETURN(ListQuery q, ParseListQuery(c.store, table, a));
-    return c.archive.List(q);
+    FB_ASSIGN_OR_RETURN(std::string json, c.archive.List(q));
+    FB_RETURN_IF_ERROR(AuditMethodRead(c, a, q.search.empty() ? "list" : "search", table, json, true));
+    return json;
   });
 }
 
 Result<std::string> CustomerArchive(MethodContext& c, const rapidjson::Value& a) {
-  FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"id"}));
+  FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"id", "purpose"}));
   FB_ASSIGN_OR_RETURN(std::string id, args::RequiredString(a, "id"));
-  return c.archive.CustomerArchive(id);
+  FB_RETURN_IF_ERROR(CheckPurposeKey(a));
+  FB_ASSIGN_OR_RETURN(std::string json, c.archive.CustomerArchive(id));
+  FB_RETURN_IF_ERROR(AuditMethodRead(c, a, "read", "customers", id, false));
+  return json;
 }
 
 Result<std::string> CustomerImport(MethodContext& c, const rapidjson::Value& a) {
@@ -140,8 +158,11 @@ Result<std::string> ProfileShow(MethodContext& c, const rapidjson::Value& a) {
 }
 
 Result<std::string> Export(MethodContext& c, const rapidjson::Value& a) {
-  FB_RETURN_IF_ERROR(args::OnlyKeys(a, {}));
-  return ExportJson(c.store, sync::SyncedTables(c.store));
+  FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"purpose"}));
+  FB_RETURN_IF_ERROR(CheckPurposeKey(a));
+  FB_ASSIGN_OR_RETURN(std::string json, ExportJson(c.store, sync::SyncedTables(c.store)));
+  FB_RETURN_IF_ERROR(AuditMethodExport(c, a));
+  return json;
 }
 
 }  // namespace

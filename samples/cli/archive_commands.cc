@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "fieldbook/core/archive.h"
 #include "fieldbook/core/json.h"
+#include "fieldbook/core/relations.h"
 #include "profile.h"
 
 namespace fieldbook::cli {
@@ -99,8 +100,9 @@ void AddGroup(CommandTable& t, const Group& g) {
                  ctx.out << id << "\n";
                  return Status::Ok();
                }});
-  t.push_back({g.name + " list", g.name + " list [CUSTOMER_ID] [--json]", {"customer", "limit"}, {"json"},
-               [g](Context& ctx) -> Status {
+  t.push_back({g.name + " list", g.name + " list [CUSTOMER_ID] [--json] [--purpose P]", {"customer", "limit", "purpose"},
+               {"json"}, [g](Context& ctx) -> Status {
+                 FB_RETURN_IF_ERROR(CheckPurposeArg(ctx));
                  FB_ASSIGN_OR_RETURN(auto store, OpenProfile(ctx));
                  Archive archive(*store);
                  ListQuery q;
@@ -108,13 +110,17 @@ void AddGroup(CommandTable& t, const Group& g) {
                  q.customer_id = ParentId(ctx, "customer");
                  if (auto limit = ctx.args.Value("limit")) q.limit = std::atoi(limit->c_str());
                  FB_ASSIGN_OR_RETURN(std::string json, archive.List(q));
+                 FB_RETURN_IF_ERROR(AuditRows(ctx, *store, "list", g.table, json));
                  return PrintList(ctx, g.table, json);
                }});
-  t.push_back({g.name + " show", g.name + " show ID [--json]", {}, {"json"}, [g](Context& ctx) -> Status {
+  t.push_back({g.name + " show", g.name + " show ID [--json] [--purpose P]", {"purpose"}, {"json"},
+               [g](Context& ctx) -> Status {
                  FB_ASSIGN_OR_RETURN(std::string id, Positional(ctx, 0, "ID"));
+                 FB_RETURN_IF_ERROR(CheckPurposeArg(ctx));
                  FB_ASSIGN_OR_RETURN(auto store, OpenProfile(ctx));
                  Archive archive(*store);
                  FB_ASSIGN_OR_RETURN(std::string json, archive.Show(g.table, id));
+                 FB_RETURN_IF_ERROR(AuditRow(ctx, *store, "read", g.table, id));
                  return PrintObject(ctx, json);
                }});
   t.push_back({g.name + " set", g.name + " set ID --json '{...}'", {"json"}, {}, [g](Context& ctx) -> Status {
@@ -137,6 +143,7 @@ Status RunInit(Context& ctx) {
   const std::string team = ctx.args.Value("team").value_or("");
   FB_ASSIGN_OR_RETURN(auto store, OpenProfile(ctx, /*create=*/true));
   FB_RETURN_IF_ERROR(Archive::Init(*store, agent, team));
+  if (auto role = ctx.args.Value("role")) FB_RETURN_IF_ERROR(SetProfileRole(*store, *role));
   ctx.out << "initialised " << ctx.db << " for agent " << agent << (team.empty() ? "" : " of team " + team) << "\n";
   return Status::Ok();
 }
@@ -151,24 +158,29 @@ Status RunCustomerAdd(Context& ctx) {
 }
 
 Status RunCustomerList(Context& ctx) {
+  FB_RETURN_IF_ERROR(CheckPurposeArg(ctx));
   FB_ASSIGN_OR_RETURN(auto store, OpenProfile(ctx));
   Archive archive(*store);
   ListQuery q;
   q.search = ctx.args.Value("search").value_or("");
+  q.sort = ctx.args.Value("sort").value_or("");
   if (auto limit = ctx.args.Value("limit")) q.limit = std::atoi(limit->c_str());
   if (auto offset = ctx.args.Value("offset")) q.offset = std::atoi(offset->c_str());
   for (const char* column : {"value_tier", "needs_segment", "lifecycle_stage", "kind", "owner_agent"}) {
     if (auto v = ctx.args.Value(column)) q.equals.emplace_back(column, Value{*v});
   }
   FB_ASSIGN_OR_RETURN(std::string json, archive.List(q));
+  FB_RETURN_IF_ERROR(AuditRows(ctx, *store, q.search.empty() ? "list" : "search", "customers", json));
   return PrintList(ctx, "customers", json);
 }
 
 Status RunCustomerArchive(Context& ctx) {
   FB_ASSIGN_OR_RETURN(std::string id, Positional(ctx, 0, "CUSTOMER_ID"));
+  FB_RETURN_IF_ERROR(CheckPurposeArg(ctx));
   FB_ASSIGN_OR_RETURN(auto store, OpenProfile(ctx));
   Archive archive(*store);
   FB_ASSIGN_OR_RETURN(std::string json, archive.CustomerArchive(id));
+  FB_RETURN_IF_ERROR(AuditRow(ctx, *store, "read", "customers", id));
   if (ctx.args.Has("json")) {
     ctx.out << json << "\n";
     return Status::Ok();
@@ -232,8 +244,10 @@ Status RunImport(Context& ctx) {
 }
 
 Status RunExport(Context& ctx) {
+  FB_RETURN_IF_ERROR(CheckPurposeArg(ctx));
   FB_ASSIGN_OR_RETURN(auto store, OpenProfile(ctx));
   FB_ASSIGN_OR_RETURN(std::string json, ExportJson(*store, SyncedTables(*store)));
+  FB_RETURN_IF_ERROR(AuditExport(ctx, *store));
   ctx.out << json << "\n";
   return Status::Ok();
 }
@@ -241,12 +255,16 @@ Status RunExport(Context& ctx) {
 }  // namespace
 
 void AddArchiveCommands(CommandTable& t) {
-  t.push_back({"init", "init --agent AGENT_ID [--team TEAM_ID]", {"agent", "team"}, {}, RunInit});
+  t.push_back({"init", "init --agent AGENT_ID [--team TEAM_ID] [--role agent|lead|admin]", {"agent", "team", "role"}, {},
+               RunInit});
   t.push_back({"customer add", "customer add --json '{\"name\":\"张三\",...}'", {"json"}, {}, RunCustomerAdd});
-  t.push_back({"customer list", "customer list [--json] [--search TEXT] [--value_tier T] [--limit N]",
-               {"search", "limit", "offset", "value_tier", "needs_segment", "lifecycle_stage", "kind", "owner_agent"},
+  t.push_back({"customer list",
+               "customer list [--json] [--search TEXT|PINYIN] [--sort name] [--value_tier T] [--limit N] [--purpose P]",
+               {"search", "limit", "offset", "value_tier", "needs_segment", "lifecycle_stage", "kind", "owner_agent",
+                "sort", "purpose"},
                {"json"}, RunCustomerList});
-  t.push_back({"customer archive", "customer archive CUSTOMER_ID [--json]", {}, {"json"}, RunCustomerArchive});
+  t.push_back({"customer archive", "customer archive CUSTOMER_ID [--json] [--purpose P]", {"purpose"}, {"json"},
+               RunCustomerArchive});
   Group customers{"customer", "customers", "add", "customer"};
   // customer show/set/delete come from the generic group (its add/list are replaced above).
   CommandTable generic;
@@ -284,7 +302,7 @@ void AddArchiveCommands(CommandTable& t) {
     if (c.words == "task show" || c.words == "task set" || c.words == "task delete") t.push_back(std::move(c));
   }
   t.push_back({"import", "import --jsonl FILE [--json]", {"jsonl"}, {"json"}, RunImport});
-  t.push_back({"export", "export --json", {}, {"json"}, RunExport});
+  t.push_back({"export", "export --json [--purpose P]", {"purpose"}, {"json"}, RunExport});
 }
 
 }  // namespace fieldbook::cli

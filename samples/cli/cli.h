@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fieldbook/core/status.h"
+#include "fieldbook/core/store.h"
 
 namespace fieldbook::cli {
 
@@ -48,6 +49,18 @@ void AddArchiveCommands(CommandTable& table);
 void AddSyncCommands(CommandTable& table);
 void AddOperationCommands(CommandTable& table);
 void AddPrivacyCommands(CommandTable& table);
+void AddRelationsCommands(CommandTable& table);
+void AddReportCommands(CommandTable& table);
+
+// Access audit of personal data (audit_commands.cc). --purpose is checked before the
+// read; the audit row is written after it succeeds, only for tables with personal data.
+Status CheckPurposeArg(const Context& ctx);
+Status AuditRow(const Context& ctx, Store& store, const std::string& action, const std::string& table,
+                const std::string& id);
+Status AuditRows(const Context& ctx, Store& store, const std::string& action, const std::string& table,
+                 const std::string& rows_json);
+Status AuditExport(const Context& ctx, Store& store);
+void AddAuditCommand(CommandTable& table);
 
 int ExitCodeFor(const Status& status);
 // Usage error naming what is wrong.

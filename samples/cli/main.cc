@@ -89,6 +89,8 @@ int Run(int argc, char** argv) {
   AddSyncCommands(table);
   AddOperationCommands(table);
   AddPrivacyCommands(table);
+  AddRelationsCommands(table);
+  AddReportCommands(table);
   std::string db, key_file;
   std::vector<std::string> rest;
   for (int i = 1; i < argc; ++i) {
