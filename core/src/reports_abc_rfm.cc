@@ -20,9 +20,10 @@ struct CustomerPremium {
 // Premium of every customer in scope (policies in force, effective by `to`), highest first.
 Result<std::vector<CustomerPremium>> PremiumByCustomer(Store& store, const Scope& scope) {
   FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
-      "WITH c AS (" + std::string(kScopedCustomers) + ") SELECT c.id, coalesce((SELECT sum(" + kAnnualPremiumSql +
-      ") FROM policies p WHERE p.customer_id = c.id AND " + kInForceSql + " AND p.effective_date <= ?4 "
-      "AND (?3 IS NULL OR p.effective_date >= ?3)), 0) AS premium FROM c ORDER BY premium DESC, c.id"));
+      "SELECT c.id, coalesce(prem.total, 0) AS premium FROM customers c LEFT JOIN (SELECT p.customer_id, sum(" +
+      std::string(kAnnualPremiumSql) + ") AS total FROM policies p WHERE " + kInForceSql +
+      " AND p.effective_date <= ?4 AND (?3 IS NULL OR p.effective_date >= ?3) GROUP BY p.customer_id) prem "
+      "ON prem.customer_id = c.id WHERE " + kInScope + " ORDER BY premium DESC, c.id"));
   st.Bind(1, int64_t{scope.team}).Bind(2, scope.agent).Bind(4, scope.to.ToString());
   if (scope.has_from) st.Bind(3, scope.from.ToString()); else st.BindNull(3);
   std::vector<CustomerPremium> out;
@@ -107,14 +108,14 @@ Result<std::string> Abc(Store& store, const Scope& scope, bool details) {
 Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
   // Last contact or purchase by `to`, contacts and purchases in the period, premium.
   FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
-      "WITH c AS (" + std::string(kScopedCustomers) + ") SELECT c.id, "
-      "(SELECT max(v.visited_at) FROM visits v WHERE v.customer_id = c.id AND v.visited_at <= ?5), "
-      "CASE WHEN c.last_contact_at <= ?5 THEN c.last_contact_at END, "
-      "(SELECT max(p.effective_date) FROM policies p WHERE p.customer_id = c.id AND p.effective_date <= ?4), "
-      "(SELECT count(*) FROM visits v WHERE v.customer_id = c.id AND v.visited_at BETWEEN ?6 AND ?5) + "
-      "(SELECT count(*) FROM policies p WHERE p.customer_id = c.id AND p.effective_date BETWEEN ?3 AND ?4), "
-      "coalesce((SELECT sum(" + kAnnualPremiumSql + ") FROM policies p WHERE p.customer_id = c.id AND " + kInForceSql +
-      " AND p.effective_date <= ?4), 0) FROM c ORDER BY c.id"));
+      "SELECT c.id, v.last_at, CASE WHEN c.last_contact_at <= ?5 THEN c.last_contact_at END, p.last_date, "
+      "coalesce(v.n, 0) + coalesce(p.n, 0), coalesce(p.premium, 0) FROM customers c "
+      "LEFT JOIN (SELECT customer_id, max(visited_at) AS last_at, sum(visited_at >= ?6) AS n FROM visits "
+      "  WHERE visited_at <= ?5 GROUP BY customer_id) v ON v.customer_id = c.id "
+      "LEFT JOIN (SELECT p.customer_id, max(p.effective_date) AS last_date, sum(p.effective_date >= ?3) AS n, "
+      "  sum(CASE WHEN " + std::string(kInForceSql) + " THEN " + kAnnualPremiumSql + " ELSE 0 END) AS premium "
+      "  FROM policies p WHERE p.effective_date <= ?4 GROUP BY p.customer_id) p ON p.customer_id = c.id "
+      "WHERE " + kInScope + " ORDER BY c.id"));
   st.Bind(1, int64_t{scope.team}).Bind(2, scope.agent).Bind(3, scope.from.ToString()).Bind(4, scope.to.ToString());
   st.Bind(5, scope.to_end_ms).Bind(6, scope.from_ms);
   struct Row {

@@ -39,13 +39,18 @@ Status Grouped(Store& store, const Scope& scope, const std::string& sql, JsonWri
   return Status::Ok();
 }
 
-// Per-customer totals joined to the customer's column `group`.
+// Per-customer totals (one grouped pass over policies) joined to the customer's `group`.
 std::string ByCustomerColumn(const std::string& group) {
-  return "WITH c AS (" + std::string(kScopedCustomers) + "), prem AS (SELECT p.customer_id, count(*) AS n, sum(" +
-         kAnnualPremiumSql + ") AS total FROM policies p JOIN c ON c.id = p.customer_id WHERE " + PolicyFilter() +
-         " GROUP BY p.customer_id) SELECT " + group + ", count(*), coalesce(sum(prem.n), 0), "
-         "coalesce(sum(prem.total), 0) FROM c LEFT JOIN prem ON prem.customer_id = c.id GROUP BY 1 "
-         "ORDER BY 4 DESC, 1";
+  return "SELECT " + group + ", count(*), coalesce(sum(prem.n), 0), coalesce(sum(prem.total), 0) FROM customers c "
+         "LEFT JOIN (SELECT p.customer_id, count(*) AS n, sum(" + std::string(kAnnualPremiumSql) + ") AS total "
+         "FROM policies p WHERE " + PolicyFilter() + " GROUP BY p.customer_id) prem ON prem.customer_id = c.id "
+         "WHERE " + kInScope + " GROUP BY 1 ORDER BY 4 DESC, 1";
+}
+
+// Policies counted, joined to their customer in scope.
+std::string ScopedPolicies() {
+  return std::string(" FROM policies p JOIN customers c ON c.id = p.customer_id WHERE ") + kInScope + " AND " +
+         PolicyFilter();
 }
 
 }  // namespace
@@ -57,11 +62,9 @@ Result<std::string> Composition(Store& store, const Scope& scope) {
   WriteHeader(w, "composition", scope);
   {
     FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
-        "WITH c AS (" + std::string(kScopedCustomers) + ") SELECT (SELECT count(*) FROM c), "
-        "(SELECT count(DISTINCT p.customer_id) FROM policies p JOIN c ON c.id = p.customer_id WHERE " +
-        PolicyFilter() + "), (SELECT count(*) FROM policies p JOIN c ON c.id = p.customer_id WHERE " + PolicyFilter() +
-        "), (SELECT coalesce(sum(" + kAnnualPremiumSql + "), 0) FROM policies p JOIN c ON c.id = p.customer_id WHERE " +
-        PolicyFilter() + ")"));
+        "SELECT (SELECT count(*) FROM customers c WHERE " + std::string(kInScope) + "), "
+        "(SELECT count(DISTINCT p.customer_id)" + ScopedPolicies() + "), (SELECT count(*)" + ScopedPolicies() +
+        "), (SELECT coalesce(sum(" + kAnnualPremiumSql + "), 0)" + ScopedPolicies() + ")"));
     Bind(st, scope);
     FB_ASSIGN_OR_RETURN(bool row, st.Step());
     (void)row;
@@ -88,15 +91,13 @@ Result<std::string> Composition(Store& store, const Scope& scope) {
   w.Key("by_product");
   FB_RETURN_IF_ERROR(Grouped(
       store, scope,
-      "WITH c AS (" + std::string(kScopedCustomers) + ") SELECT p.product, count(DISTINCT p.customer_id), count(*), "
-      "sum(" + kAnnualPremiumSql + ") FROM policies p JOIN c ON c.id = p.customer_id WHERE " + PolicyFilter() +
-      " GROUP BY 1 ORDER BY 4 DESC, 1", w));
+      "SELECT p.product, count(DISTINCT p.customer_id), count(*), sum(" + std::string(kAnnualPremiumSql) + ")" +
+      ScopedPolicies() + " GROUP BY 1 ORDER BY 4 DESC, 1", w));
   w.Key("by_product_type");
   FB_RETURN_IF_ERROR(Grouped(
       store, scope,
-      "WITH c AS (" + std::string(kScopedCustomers) + ") SELECT p.product_type, count(DISTINCT p.customer_id), "
-      "count(*), sum(" + kAnnualPremiumSql + ") FROM policies p JOIN c ON c.id = p.customer_id WHERE " +
-      PolicyFilter() + " GROUP BY 1 ORDER BY 4 DESC, 1", w));
+      "SELECT p.product_type, count(DISTINCT p.customer_id), count(*), sum(" + std::string(kAnnualPremiumSql) +
+      ")" + ScopedPolicies() + " GROUP BY 1 ORDER BY 4 DESC, 1", w));
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

@@ -26,8 +26,8 @@ struct Scope {
   int64_t to_end_ms = 0;  // last instant of `to`
 };
 
-// SQL fragment selecting the customers in scope: binds ?1 = team flag, ?2 = agent.
-inline constexpr const char* kScopedCustomers = "SELECT * FROM customers WHERE ?1 OR owner_agent = ?2";
+// Condition on customers c in scope: binds ?1 = team flag, ?2 = agent.
+inline constexpr const char* kInScope = "(?1 OR c.owner_agent = ?2)";
 // Annualised premium of a policies row aliased p.
 inline constexpr const char* kAnnualPremiumSql =
     "p.premium * CASE p.payment_frequency WHEN 'monthly' THEN 12 WHEN 'quarterly' THEN 4 "
