@@ -8,6 +8,7 @@
 #include "fieldbook/core/encryption.h"
 #include "fieldbook/core/json.h"
 #include "fieldbook/core/pinyin.h"
+#include "fieldbook/core/relations.h"
 #include "fieldbook/core/validation.h"
 
 namespace fieldbook {
@@ -136,6 +137,24 @@ Result<WriteContext> Archive::Context() {
   return WriteContext{p.agent, p.team, store_.env().NowMs()};
 }
 
+namespace {
+
+// The server takes team-wide rows only from a lead or admin and tenant-wide rows only from
+// an admin, and refuses the whole batch otherwise; refusing here keeps such a write from
+// blocking every later sync of the profile.
+Status CheckRoleMayWrite(Store& store, const TableSpec& t) {
+  if (t.partition.kind != PartitionKind::kTeam && t.partition.kind != PartitionKind::kTenant) return Status::Ok();
+  FB_ASSIGN_OR_RETURN(std::string role, ProfileRole(store));
+  const bool allowed = role == "admin" || (t.partition.kind == PartitionKind::kTeam && role == "lead");
+  if (allowed) return Status::Ok();
+  return Status(ErrorCode::kForbidden, std::string("only ") +
+                                           (t.partition.kind == PartitionKind::kTeam ? "a team lead or an admin" : "an admin") +
+                                           " may change " + t.name + "; this profile's role is " + role +
+                                           " (set with init --role)");
+}
+
+}  // namespace
+
 Result<const TableSpec*> Archive::ArchiveTable(std::string_view name) const {
   const TableSpec* t = store_.registry().Find(name);
   if (!t) return Status(ErrorCode::kInvalidArgument, "no archive table named \"" + std::string(name) + "\"");
@@ -157,6 +176,7 @@ Result<std::string> Archive::AddInTxn(const TableSpec& t, const rapidjson::Value
 
 Result<std::string> Archive::Add(std::string_view table, std::string_view json, std::string_view customer_id) {
   FB_ASSIGN_OR_RETURN(const TableSpec* t, ArchiveTable(table));
+  FB_RETURN_IF_ERROR(CheckRoleMayWrite(store_, *t));
   FB_ASSIGN_OR_RETURN(WriteContext ctx, Context());
   FB_ASSIGN_OR_RETURN(rapidjson::Document doc, ParseJsonObject(json, "--json"));
   // A policy may bring its roles and group roster along.
@@ -210,6 +230,7 @@ Result<std::string> Archive::Add(std::string_view table, std::string_view json, 
 
 Status Archive::Set(std::string_view table, std::string_view id, std::string_view json) {
   FB_ASSIGN_OR_RETURN(const TableSpec* t, ArchiveTable(table));
+  FB_RETURN_IF_ERROR(CheckRoleMayWrite(store_, *t));
   FB_ASSIGN_OR_RETURN(WriteContext ctx, Context());
   FB_ASSIGN_OR_RETURN(rapidjson::Document doc, ParseJsonObject(json, "--json"));
   if (doc.HasMember("id")) {
@@ -226,6 +247,7 @@ Status Archive::Set(std::string_view table, std::string_view id, std::string_vie
 
 Status Archive::Remove(std::string_view table, std::string_view id) {
   FB_ASSIGN_OR_RETURN(const TableSpec* t, ArchiveTable(table));
+  FB_RETURN_IF_ERROR(CheckRoleMayWrite(store_, *t));
   FB_ASSIGN_OR_RETURN(Transaction txn, store_.Begin());
   FB_RETURN_IF_ERROR(records_.Delete(t->name, id));
   return txn.Commit();

@@ -9,6 +9,7 @@
 #include "fieldbook/core/operation.h"
 #include "fieldbook/core/operation_calendar.h"
 #include "fieldbook/core/operation_kanban.h"
+#include "fieldbook/core/relations.h"
 
 using namespace fieldbook;
 using namespace fieldbook::testing;
@@ -139,6 +140,7 @@ TEST_CASE("lunar: a build without ICU says so and still lists every solar occasi
 
 TEST_CASE("calendar: festivals of 2026 from ICU, and announced holidays as data", "[operation][calendar]") {
   ArchiveFixture f;
+  REQUIRE(SetProfileRole(*f.store, "admin").ok());  // team settings and holidays
   f.Add("holidays", R"({"date":"2026-02-16","kind":"holiday","name":"春节假期"})");
   f.Add("holidays", R"({"date":"2026-02-14","kind":"workday","name":"春节调休上班"})");
   auto r = Calendar(f, "2026-01-01", "2026-12-31");
@@ -197,6 +199,7 @@ TEST_CASE("calendar: premium due dates of a 29 February policy, monthly and annu
 TEST_CASE("calendar: grace period from the team's setting, and its end for a policy in grace",
           "[operation][calendar]") {
   ArchiveFixture f;
+  REQUIRE(SetProfileRole(*f.store, "admin").ok());  // team settings and holidays
   const std::string c = f.Add("customers", R"({"kind":"person","name":"丁"})");
   const std::string p = f.Add("policies",
       R"({"policy_number":"P-9","product":"寿险","effective_date":"2024-03-10","premium":500000,"payment_frequency":"annual","status":"grace"})", c);
@@ -251,6 +254,7 @@ TEST_CASE("calendar: no marketing occasions without marketing consent; service o
 TEST_CASE("calendar: revisit rhythm by value tier, configurable per team; occasions have stable ids",
           "[operation][calendar]") {
   ArchiveFixture f;  // clock: 2026-01-01T00:00Z, 08:00 in China
+  REQUIRE(SetProfileRole(*f.store, "admin").ok());  // team settings and holidays
   const std::string high = f.Add("customers", R"({"kind":"person","name":"高","value_tier":"high"})");
   const std::string general = f.Add("customers", R"({"kind":"person","name":"普","value_tier":"general"})");
   const std::string left = f.Add("customers", R"({"kind":"person","name":"走","lifecycle_stage":"left"})");
@@ -347,6 +351,7 @@ TEST_CASE("classify: segment suggested from the archive; an override sticks unti
 TEST_CASE("classify: value tier from premium and potential with the team's thresholds, and its strategy",
           "[operation][classify]") {
   ArchiveFixture f;
+  REQUIRE(SetProfileRole(*f.store, "admin").ok());  // team settings and holidays
   const Date today = D("2026-06-01");
   const std::string big = f.Add("customers", R"({"kind":"person","name":"大"})");
   f.Add("policies", R"({"policy_number":"A","product":"年金","effective_date":"2025-01-01","premium":200000,"payment_frequency":"monthly"})", big);

@@ -4,6 +4,7 @@
 
 #include "fieldbook/core/audit.h"
 #include "fieldbook/core/json.h"
+#include "fieldbook/core/relations.h"
 #include "fieldbook/core/encryption.h"
 #include "fieldbook/sync/change_capture.h"
 #include "fieldbook/sync/erasure.h"
@@ -16,13 +17,14 @@ Result<DatabaseOptions> ParseDatabaseOptions(std::string_view json) {
   DatabaseOptions options;
   if (json.find_first_not_of(" \t\r\n") == std::string_view::npos) return options;
   FB_ASSIGN_OR_RETURN(rapidjson::Document doc, ParseJsonObject(json, "options"));
-  FB_RETURN_IF_ERROR(args::OnlyKeys(doc, {"create", "read_only", "agent", "team"}));
+  FB_RETURN_IF_ERROR(args::OnlyKeys(doc, {"create", "read_only", "agent", "team", "role"}));
   FB_ASSIGN_OR_RETURN(options.create, args::OptionalBool(doc, "create", true));
   FB_ASSIGN_OR_RETURN(options.read_only, args::OptionalBool(doc, "read_only", false));
   FB_ASSIGN_OR_RETURN(options.agent, args::OptionalString(doc, "agent"));
   FB_ASSIGN_OR_RETURN(options.team, args::OptionalString(doc, "team"));
-  if (options.agent.empty() && !options.team.empty()) {
-    return Status(ErrorCode::kMissingField, "a team is given only with its agent", "agent");
+  FB_ASSIGN_OR_RETURN(options.role, args::OptionalString(doc, "role"));
+  if (options.agent.empty() && (!options.team.empty() || !options.role.empty())) {
+    return Status(ErrorCode::kMissingField, "a team or role is given only with its agent", "agent");
   }
   return options;
 }
@@ -47,6 +49,7 @@ Result<std::shared_ptr<Database>> Database::Open(const std::string& path, const 
   // memory.
   FB_RETURN_IF_ERROR(store->Exec("PRAGMA temp_store = MEMORY"));
   if (!options.agent.empty()) FB_RETURN_IF_ERROR(Archive::Init(*store, options.agent, options.team));
+  if (!options.role.empty()) FB_RETURN_IF_ERROR(SetProfileRole(*store, options.role));
 
   std::shared_ptr<Database> db(new Database());
   MutexLock lock(db->mu_);

@@ -37,6 +37,7 @@ struct DatabaseOptions {
   bool read_only = false;
   std::string agent;  // initialise the profile for this agent when set
   std::string team;
+  std::string role;  // agent (default), lead or admin: what this profile may change locally
 };
 
 // Parses fieldbook_db_open's options JSON (empty means defaults).

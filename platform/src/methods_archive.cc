@@ -4,6 +4,7 @@
 
 #include "fieldbook/core/audit.h"
 #include "fieldbook/core/records.h"
+#include "fieldbook/core/relations.h"
 #include "fieldbook/sync/change_capture.h"
 #include "methods.h"
 
@@ -143,10 +144,12 @@ std::string ProfileJson(const Profile& p, const MethodContext* with_details) {
 }
 
 Result<std::string> ProfileInit(MethodContext& c, const rapidjson::Value& a) {
-  FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"agent", "team"}));
+  FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"agent", "team", "role"}));
   FB_ASSIGN_OR_RETURN(std::string agent, args::RequiredString(a, "agent"));
   FB_ASSIGN_OR_RETURN(std::string team, args::OptionalString(a, "team"));
+  FB_ASSIGN_OR_RETURN(std::string role, args::OptionalString(a, "role"));
   FB_RETURN_IF_ERROR(Archive::Init(c.store, agent, team));
+  if (!role.empty()) FB_RETURN_IF_ERROR(SetProfileRole(c.store, role));
   FB_ASSIGN_OR_RETURN(Profile profile, Archive::LoadProfile(c.store));
   return ProfileJson(profile, nullptr);
 }

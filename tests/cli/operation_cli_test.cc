@@ -73,7 +73,7 @@ class Cli {
 // marketing, a customer who did not, policies, a task and a visit.
 struct Fixture {
   Fixture() {
-    cli.Ok({"init", "--agent", "agent-1", "--team", "team-1"});
+    cli.Ok({"init", "--agent", "agent-1", "--team", "team-1", "--role", "admin"});
     consenting = cli.Id({"customer", "add", "--json",
                          R"({"kind":"person","name":"张三","birth_date":"1990-10-03","lunar_birthday":true,"value_tier":"high"})"});
     cli.Ok({"consent", "add", consenting, "--json",
@@ -216,4 +216,23 @@ TEST_CASE("cli: classify, override, lifecycle and holidays", "[cli][operation]")
   bool listed = false;
   for (const auto& o : cal["occasions"].GetArray()) listed |= std::string(o["kind"].GetString()) == "holiday";
   CHECK(listed);
+}
+
+TEST_CASE("cli: an agent's profile may not change team settings or holidays", "[cli][operation]") {
+  // The server takes such rows only from a lead or admin and would refuse every later
+  // sync of the profile; they are refused here, before anything is written.
+  Cli cli;
+  cli.Ok({"init", "--agent", "agent-1", "--team", "team-1"});
+  Outcome config = cli.Run({"config", "set", "--json", R"({"grace_days":30})"});
+  CHECK(config.code == 5);
+  CHECK(config.err.find("only a team lead or an admin may change operation_config") != std::string::npos);
+  Outcome holiday = cli.Run({"holiday", "add", "--json", R"({"date":"2026-10-01","kind":"holiday","name":"国庆节"})"});
+  CHECK(holiday.code == 5);
+  CHECK(holiday.err.find("only an admin may change holidays") != std::string::npos);
+  CHECK(cli.Json({"holiday", "list", "--json"}).Size() == 0);
+
+  // A lead may configure the team, not the tenant's holidays.
+  cli.Ok({"init", "--agent", "agent-1", "--team", "team-1", "--role", "lead"});
+  cli.Ok({"config", "set", "--json", R"({"grace_days":30})"});
+  CHECK(cli.Run({"holiday", "add", "--json", R"({"date":"2026-10-01","kind":"holiday","name":"国庆节"})"}).code == 5);
 }

@@ -90,7 +90,8 @@ TEST_CASE("c api: kanban per agent and team, with quotas") {
 
 TEST_CASE("c api: classify, override, lifecycle and the team's settings") {
   TempDir dir;
-  Db db(dir.File("a.db"));
+  // Team settings and holidays are not an agent's to change: an admin's profile.
+  Db db(dir.File("a.db"), R"({"agent":"agent-1","team":"team-1","role":"admin"})");
   const std::string c = db.AddCustomer(R"({"kind":"person","name":"王五","occupation":"教师"})");
   auto one = Parse(db.Call("classify", R"({"customer_id":")" + c + R"(","date":"2026-06-01"})"));
   CHECK(Str(one["needs_segment"]) == "professional");

@@ -7,6 +7,7 @@
 #include "fieldbook/core/operation.h"
 #include "fieldbook/core/operation_calendar.h"
 #include "fieldbook/core/operation_kanban.h"
+#include "fieldbook/core/relations.h"
 #include "support/test_support.h"
 #include "sync/harness.h"
 
@@ -45,6 +46,8 @@ TEST_CASE("operation: two devices list the same occasions after sync and derived
   TestServer server(dir.File("server.db"));
   TestDevice a(dir.File("a.db"), "lead-1", "team-1");
   TestDevice b(dir.File("b.db"), "lead-1", "team-1");
+  REQUIRE(SetProfileRole(*a.store, "lead").ok());
+  REQUIRE(SetProfileRole(*b.store, "lead").ok());
   const std::string token = server.Token("lead-1", "team-1", server::Role::kLead);
 
   auto c = a.archive->Add("customers", R"({"kind":"person","name":"张三","birth_date":"1990-10-03","lunar_birthday":true,"team":"team-1"})");
