@@ -284,7 +284,7 @@ TEST_CASE("HTTPS with --tls-cert and --tls-key", "[server][tls]") {
   CHECK_FALSE(garbled.ok());
 }
 
-TEST_CASE("--postgres and FIELDBOOK_POSTGRES choose PostgreSQL; --db wins over the variable", "[server][cli][postgres]") {
+TEST_CASE("PostgreSQL is chosen by the --postgres flag or FIELDBOOK_POSTGRES, and --db wins over the variable", "[server][cli][postgres]") {
   if (!server::PostgresBackendBuilt()) {
     TempDir dir;
     WriteFile(dir.File("secret"), "0123456789abcdef0123\n");

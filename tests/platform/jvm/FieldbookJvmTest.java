@@ -78,7 +78,8 @@ public final class FieldbookJvmTest {
       // A: one sync on this thread, through the Java transport, to the real server.
       try (Sync syncA = Sync.open(a, "{\"token\":\"" + token + "\"}", transport, null)) {
         String report = syncA.run();
-        check(report.contains("\"pushed\":1"), "push report " + report);
+        // The customer, and the access-audit row of reading it back.
+        check(report.contains("\"pushed\":2"), "push report " + report);
         check(syncA.status().contains("\"pending_rows\":0"), "status " + syncA.status());
       }
 
@@ -144,7 +145,7 @@ public final class FieldbookJvmTest {
       // The key encrypted c.db's sensitive values: without it c.db stays shut (604).
       FieldbookException shut = expectFailure(() -> Database.open("c.db", null));
       check(shut.code() == 604, shut.toString());
-      try (Database c = Database.open("e.db", null)) {
+      try (Database c = Database.open("e.db", "{\"agent\":\"agent-1\"}")) {
         check(c.call("profile.show", "{}").contains("\"has_key\":false"), "no provider, no key");
       }
 
