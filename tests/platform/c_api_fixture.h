@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
+#include <cstring>
 #include <string>
 
 #include "fieldbook/fieldbook.h"
@@ -16,8 +17,9 @@ struct Error : fieldbook_error {
   Error() { Reset(); }
   void Reset();
   bool Untouched() const;
-  std::string Message() const { return message; }
-  std::string Field() const { return field; }
+  // Bounded: an untouched error holds the fill pattern and no terminating NUL.
+  std::string Message() const { return std::string(message, strnlen(message, sizeof message)); }
+  std::string Field() const { return std::string(field, strnlen(field, sizeof field)); }
 };
 
 // An open database, closed at the end of the scope.
