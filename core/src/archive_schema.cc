@@ -7,18 +7,18 @@
 #include "fieldbook/core/service_quality.h"
 
 namespace fieldbook {
+
+TableBuilder& Stamps(TableBuilder& b) {
+  return b.Int("created_at", Format::kTimestamp).Merge(MergePolicy::kImmutable)
+      .Int("updated_at", Format::kTimestamp).Merge(MergePolicy::kMax);
+}
+
 namespace {
 
 constexpr auto kLww = MergePolicy::kLww;
 constexpr auto kTextMerge = MergePolicy::kTextMerge;
 constexpr auto kMax = MergePolicy::kMax;
 constexpr auto kImmutable = MergePolicy::kImmutable;
-
-// Columns every archive row carries at the end.
-TableBuilder& Stamps(TableBuilder& b) {
-  return b.Int("created_at", Format::kTimestamp).Merge(kImmutable)
-      .Int("updated_at", Format::kTimestamp).Merge(kMax);
-}
 
 TableBuilder& IdDocument(TableBuilder& b) {
   return b.Enum("id_type", {"resident_id", "passport", "hk_macao_permit", "taiwan_permit",

@@ -2,15 +2,12 @@
 // they travel with it when it is reassigned; events belong to the agent who runs them.
 #include "fieldbook/core/relations.h"
 
+#include "fieldbook/core/archive_schema.h"
+
 namespace fieldbook {
 namespace {
 
 constexpr int kV2 = 2;
-
-TableBuilder& Stamps(TableBuilder& b) {
-  return b.Int("created_at", Format::kTimestamp).Merge(MergePolicy::kImmutable)
-      .Int("updated_at", Format::kTimestamp).Merge(MergePolicy::kMax);
-}
 
 TableSpec RelationshipCards() {
   TableBuilder b("relationship_cards", UnderRoot("customer_id", "customers"));

@@ -2,15 +2,12 @@
 // templates and answers, and claims-assistance steps with deadlines.
 #include "fieldbook/core/service_quality.h"
 
+#include "fieldbook/core/archive_schema.h"
+
 namespace fieldbook {
 namespace {
 
 constexpr int kV2 = 2;
-
-TableBuilder& Stamps(TableBuilder& b) {
-  return b.Int("created_at", Format::kTimestamp).Merge(MergePolicy::kImmutable)
-      .Int("updated_at", Format::kTimestamp).Merge(MergePolicy::kMax);
-}
 
 TableSpec Complaints() {
   TableBuilder b("complaints", UnderRoot("customer_id", "customers"));

@@ -10,6 +10,10 @@ namespace fieldbook {
 // Every archive table, its columns, merge policies and partition keys.
 const SchemaRegistry& ArchiveRegistry();
 
+// Appends the columns every archive row carries at the end: created_at (immutable) and
+// updated_at (max), both UTC milliseconds.
+TableBuilder& Stamps(TableBuilder& b);
+
 // Table names, so callers do not spell them twice.
 namespace tables {
 inline constexpr std::string_view kCustomers = "customers";
