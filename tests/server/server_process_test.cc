@@ -409,6 +409,7 @@ TEST_CASE("SIGTERM while idle stops the server with exit code 0", "[server][shut
   server.Signal(SIGTERM);
   auto code = server.WaitExit(15s);
   REQUIRE(code);
+  INFO("server log: " << server.Log());
   CHECK(*code == 0);
   CHECK(std::chrono::steady_clock::now() - start < 5s);
   CHECK(idle.WaitClosed(1s));

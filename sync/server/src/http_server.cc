@@ -181,6 +181,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     } else {
       DoReadHeader();
     }
+    // Accepted just before the listener closed: nothing read yet, so close it like any
+    // idle keep-alive connection instead of waiting for its request.
+    if (draining_) OnDrain();
   }
 
   void OnHandshake(beast::error_code ec) {
@@ -620,7 +623,12 @@ void HttpServer::Stop() {
   sessions.clear();  // a session must be able to die while we wait
   {
     std::unique_lock<std::mutex> lock(shared.mu);
-    shared.all_closed.wait_for(lock, shared.config.drain_timeout, [&] { return shared.live.empty(); });
+    if (!shared.all_closed.wait_for(lock, shared.config.drain_timeout, [&] { return shared.live.empty(); })) {
+      const size_t open = shared.live.size();
+      lock.unlock();
+      shared.Event("drain_timeout", std::to_string(open) + " connection(s) still open after " +
+                                        std::to_string(shared.config.drain_timeout.count()) + " ms");
+    }
   }
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
