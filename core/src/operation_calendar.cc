@@ -19,7 +19,13 @@
 //  - holiday / workday: the announced days off and make-up working days (holidays table).
 //  - task: the agent's tasks by due date.
 #include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <deque>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 
@@ -49,9 +55,89 @@ std::string Yuan(int64_t fen) {
 }
 
 struct CustomerInfo {
+  std::string id;
   std::string name;
   std::string owner;
   bool marketing = false;
+  // Read from the row, used once the visits and consents are in.
+  std::optional<Date> birth;
+  bool lunar = false;
+  bool person = false;
+  bool left = false;
+  const std::string* tier = nullptr;  // the tier's name in the team's configuration
+  int revisit_days = 0;
+  int64_t last_contact_ms = 0;
+  // The marketing consent record that decided `marketing` (the latest wins): its time and
+  // rowid; its id is read only to break a tie of times.
+  int64_t consent_at = INT64_MIN;
+  int64_t consent_rowid = 0;
+};
+
+// The customers a query covers, found by id without building a string per lookup (the
+// calendar looks customers up for every policy, family member, visit and consent). Open
+// addressing over (hash, row) pairs: a lookup touches one slot and the row it names.
+class CustomerTable {
+ public:
+  void Reserve(size_t n) {
+    size_t capacity = 16;
+    while (capacity < 2 * n) capacity *= 2;
+    if (capacity > slots_.size()) Rehash(capacity);
+  }
+  CustomerInfo& Add(std::string id) {
+    if (2 * (rows_.size() + 1) > slots_.size()) Rehash(std::max<size_t>(16, 2 * slots_.size()));
+    const uint64_t h = Hash(id);
+    CustomerInfo& c = rows_.emplace_back();  // a deque: earlier rows never move
+    c.id = std::move(id);
+    Place(h, static_cast<uint32_t>(rows_.size() - 1));
+    return c;
+  }
+  CustomerInfo* Find(std::string_view id) {
+    if (slots_.empty()) return nullptr;
+    const uint64_t h = Hash(id);
+    for (size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
+      const Slot& s = slots_[i];
+      if (s.row == kEmpty) return nullptr;
+      if (s.hash == h && rows_[s.row].id == id) return &rows_[s.row];
+    }
+  }
+  std::deque<CustomerInfo>& rows() { return rows_; }
+  size_t size() const { return rows_.size(); }
+
+ private:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t row = kEmpty;
+  };
+  static uint64_t Hash(std::string_view s) {  // eight bytes a step, then a final mix
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ s.size();
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+      uint64_t chunk;
+      std::memcpy(&chunk, s.data() + i, 8);
+      h = (h ^ chunk) * 0xff51afd7ed558ccdull;
+      h ^= h >> 32;
+    }
+    uint64_t tail = 0;
+    std::memcpy(&tail, s.data() + i, s.size() - i);
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+  }
+  void Place(uint64_t h, uint32_t row) {
+    size_t i = h & (slots_.size() - 1);
+    while (slots_[i].row != kEmpty) i = (i + 1) & (slots_.size() - 1);
+    slots_[i] = Slot{h, row};
+  }
+  void Rehash(size_t capacity) {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(capacity, Slot{});
+    for (const Slot& s : old) {
+      if (s.row != kEmpty) Place(s.hash, s.row);
+    }
+  }
+
+  std::deque<CustomerInfo> rows_;
+  std::vector<Slot> slots_;
 };
 
 class Builder {
@@ -66,7 +152,6 @@ class Builder {
       out.notices.push_back(
           "lunar dates are unavailable in this build (no ICU): lunar birthdays and lunar festivals are not listed");
     }
-    FB_RETURN_IF_ERROR(LoadConsents());
     FB_RETURN_IF_ERROR(Customers());
     FB_RETURN_IF_ERROR(FamilyBirthdays());
     FB_RETURN_IF_ERROR(Policies());
@@ -74,9 +159,36 @@ class Builder {
     FB_RETURN_IF_ERROR(Tasks());
     FB_RETURN_IF_ERROR(Festivals());
     FB_RETURN_IF_ERROR(Holidays());
-    std::sort(occasions_.begin(), occasions_.end(), [](const Occasion& a, const Occasion& b) {
-      return std::tie(a.date, a.kind, a.id) < std::tie(b.date, b.kind, b.id);
+    // Sorted through an index: moving whole occasions (ten strings each) is the slow part.
+    struct Key {
+      int64_t day;
+      uint64_t kind8, id8;  // the first eight bytes, big-endian: most comparisons end there
+      uint32_t at;
+    };
+    auto prefix = [](const std::string& s) {
+      uint64_t v = 0;
+      for (size_t i = 0; i < 8; ++i) v = (v << 8) | (i < s.size() ? static_cast<unsigned char>(s[i]) : 0u);
+      return v;
+    };
+    std::vector<Key> keys;
+    keys.reserve(occasions_.size());
+    for (uint32_t i = 0; i < occasions_.size(); ++i) {
+      const Occasion& o = occasions_[i];
+      keys.push_back(Key{o.date.ToDays(), prefix(o.kind), prefix(o.id), i});
+    }
+    std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
+      if (a.day != b.day) return a.day < b.day;
+      if (a.kind8 != b.kind8) return a.kind8 < b.kind8;
+      const Occasion& x = occasions_[a.at];
+      const Occasion& y = occasions_[b.at];
+      if (const int k = x.kind.compare(y.kind); k != 0) return k < 0;
+      if (a.id8 != b.id8) return a.id8 < b.id8;
+      return x.id < y.id;
     });
+    std::vector<Occasion> sorted;
+    sorted.reserve(occasions_.size());
+    for (const Key& k : keys) sorted.push_back(std::move(occasions_[k.at]));
+    occasions_ = std::move(sorted);
     out.occasions = std::move(occasions_);
     return Status::Ok();
   }
@@ -84,9 +196,10 @@ class Builder {
  private:
   bool InRange(const Date& d) const { return q_.from <= d && d <= q_.to; }
 
-  Occasion& Add(const Date& date, const char* kind, const char* category, std::string subject) {
+  Occasion& Add(const Date& date, const char* kind, const char* category, const std::string& subject) {
     Occasion o;
-    o.id = DerivedId(std::string(kind) + "|" + subject + "|" + date.ToString());
+    key_.assign(kind).append(1, '|').append(subject).append(1, '|').append(date.ToString());
+    o.id = DerivedId(key_);
     o.date = date;
     o.kind = kind;
     o.category = category;
@@ -94,10 +207,10 @@ class Builder {
     return occasions_.back();
   }
 
-  Occasion& AddFor(const Date& date, const char* kind, const char* category, const std::string& customer_id,
-                   const CustomerInfo& c, std::string subject) {
-    Occasion& o = Add(date, kind, category, subject.empty() ? customer_id : subject);
-    o.customer_id = customer_id;
+  Occasion& AddFor(const Date& date, const char* kind, const char* category, const CustomerInfo& c,
+                   std::string subject) {
+    Occasion& o = Add(date, kind, category, subject.empty() ? c.id : subject);
+    o.customer_id = c.id;
     o.customer_name = c.name;
     o.owner_agent = c.owner;
     o.subject_id = std::move(subject);
@@ -114,18 +227,6 @@ class Builder {
       return true;
     }
     return false;
-  }
-
-  Status LoadConsents() {
-    FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
-        "SELECT customer_id, granted FROM consents WHERE purpose = 'marketing' "
-        "ORDER BY customer_id, recorded_at, id"));
-    for (;;) {
-      FB_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      marketing_[st.String(0)] = st.Int(1) != 0;  // the latest record wins
-    }
-    return Status::Ok();
   }
 
   // Birthdays in range of someone born on `birth`, lunar or solar.
@@ -159,63 +260,105 @@ class Builder {
     return d;
   }
 
+  // The customers of the query with their last contact and marketing consent, then their
+  // birthdays and revisits. Every table is read in one pass in storage order and joined
+  // here by id: sorted or per-row SQL lookups cost more than the whole calendar.
   Status Customers() {
-    std::unordered_map<std::string, int64_t> last_visit;
+    FB_ASSIGN_OR_RETURN(Statement count, store_.Prepare("SELECT COUNT(*) FROM customers"));
+    FB_ASSIGN_OR_RETURN(bool counted, count.Step());
+    customers_.Reserve(counted ? static_cast<size_t>(count.Int(0)) : 0);
+    {
+      FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
+          "SELECT id, name, owner_agent, kind, birth_date, lunar_birthday, value_tier, lifecycle_stage, "
+          "last_contact_at, created_at FROM customers WHERE ?1 = '' OR owner_agent = ?1"));
+      st.Bind(1, q_.agent);
+      for (;;) {
+        FB_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        CustomerInfo& c = customers_.Add(st.String(0));
+        c.name = st.Text(1);
+        c.owner = st.Text(2);
+        c.person = st.Text(3) == "person";
+        c.birth = DateOf(st, 4);
+        c.lunar = st.OptInt(5).value_or(0) == 1;
+        const std::string_view tier = st.IsNull(6) ? std::string_view("general") : st.Text(6);
+        c.tier = &TierName(tier);
+        c.revisit_days = config_.Tier(*c.tier).revisit_days;
+        c.left = st.Text(7) == "left";
+        c.last_contact_ms = std::max(st.OptInt(8).value_or(0), st.OptInt(9).value_or(0));
+      }
+    }
     {
       FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare("SELECT customer_id, MAX(visited_at) FROM visits GROUP BY 1"));
       for (;;) {
         FB_ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) break;
-        last_visit[st.String(0)] = st.Int(1);
+        if (CustomerInfo* c = customers_.Find(st.Text(0))) c->last_contact_ms = std::max(c->last_contact_ms, st.Int(1));
       }
     }
-    FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
-        "SELECT id, name, owner_agent, kind, birth_date, lunar_birthday, value_tier, lifecycle_stage, "
-        "last_contact_at, created_at FROM customers WHERE ?1 = '' OR owner_agent = ?1"));
-    st.Bind(1, q_.agent);
+    {
+      FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
+          "SELECT customer_id, granted, recorded_at, rowid FROM consents WHERE purpose = 'marketing'"));
+      FB_ASSIGN_OR_RETURN(Statement id_of, store_.Prepare("SELECT id FROM consents WHERE rowid = ?1"));
+      for (;;) {
+        FB_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        CustomerInfo* c = customers_.Find(st.Text(0));
+        if (!c) continue;
+        const int64_t at = st.OptInt(2).value_or(0);
+        if (at < c->consent_at) continue;
+        if (at == c->consent_at) {  // same time: the greater id wins, as in (recorded_at, id) order
+          FB_ASSIGN_OR_RETURN(std::string mine, ConsentId(id_of, st.Int(3)));
+          FB_ASSIGN_OR_RETURN(std::string theirs, ConsentId(id_of, c->consent_rowid));
+          if (mine < theirs) continue;
+        }
+        c->consent_at = at;
+        c->consent_rowid = st.Int(3);
+        c->marketing = st.Int(1) != 0;
+      }
+    }
+    occasions_.reserve(customers_.size() + 1024);
     std::vector<Date> dates;
-    for (;;) {
-      FB_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      std::string id = st.String(0);
-      CustomerInfo c{st.String(1), st.String(2), false};
-      auto consent = marketing_.find(id);
-      c.marketing = consent != marketing_.end() && consent->second;
+    for (const CustomerInfo& c : customers_.rows()) {
       if (c.marketing) ++greet_;
-      const auto birth = DateOf(st, 4);
-      if (c.marketing && birth && st.Text(3) == "person") {
-        const bool lunar = st.OptInt(5).value_or(0) == 1;
+      if (c.marketing && c.birth && c.person) {
         dates.clear();
-        FB_RETURN_IF_ERROR(Birthdays(*birth, lunar, dates));
+        FB_RETURN_IF_ERROR(Birthdays(*c.birth, c.lunar, dates));
         for (const Date& d : dates) {
-          Occasion& o = AddFor(d, "birthday", "marketing", id, c, {});
+          Occasion& o = AddFor(d, "birthday", "marketing", c, {});
           o.title = c.name + " birthday";
-          o.detail = lunar ? "lunar birthday" : "";
+          if (c.lunar) o.detail = "lunar birthday";
         }
       }
-      if (st.Text(7) != "left") {
-        int64_t last = std::max(st.OptInt(8).value_or(0), st.OptInt(9).value_or(0));
-        auto v = last_visit.find(id);
-        if (v != last_visit.end()) last = std::max(last, v->second);
-        const std::string tier = st.IsNull(6) ? "general" : st.String(6);
-        const int every = config_.Tier(tier).revisit_days;
-        const Date due = ChinaDateOfMs(last).AddDays(every);
-        bool overdue = false;
-        if (DueOrOverdue(due, &overdue)) {
-          Occasion& o = AddFor(due, "revisit", "service", id, c, {});
-          o.title = "revisit " + c.name;
-          o.detail = "every " + std::to_string(every) + " days (" + tier + ")";
-          o.overdue = overdue;
-        }
+      if (c.left) continue;
+      const int every = c.revisit_days;
+      const Date due = ChinaDateOfMs(c.last_contact_ms).AddDays(every);
+      bool overdue = false;
+      if (DueOrOverdue(due, &overdue)) {
+        Occasion& o = AddFor(due, "revisit", "service", c, {});
+        o.title = "revisit " + c.name;
+        o.detail = "every " + std::to_string(every) + " days (" + *c.tier + ")";
+        o.overdue = overdue;
       }
-      customers_.emplace(std::move(id), std::move(c));
     }
     return Status::Ok();
   }
 
-  const CustomerInfo* Customer(const std::string& id) const {
-    auto it = customers_.find(id);
-    return it == customers_.end() ? nullptr : &it->second;
+  const CustomerInfo* Customer(std::string_view id) { return customers_.Find(id); }
+
+  // One string per distinct tier, shared by every customer of that tier.
+  const std::string& TierName(std::string_view tier) {
+    for (const std::string& t : tiers_) {
+      if (t == tier) return t;
+    }
+    return tiers_.emplace_back(tier);
+  }
+
+  static Result<std::string> ConsentId(Statement& id_of, int64_t rowid) {
+    id_of.Reset();
+    id_of.Bind(1, rowid);
+    FB_ASSIGN_OR_RETURN(bool row, id_of.Step());
+    return row ? id_of.String(0) : std::string();
   }
 
   Status FamilyBirthdays() {
@@ -226,14 +369,14 @@ class Builder {
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      const CustomerInfo* c = Customer(st.String(1));
+      const CustomerInfo* c = Customer(st.Text(1));
       const auto birth = DateOf(st, 4);
       if (!c || !c->marketing || !birth) continue;
       const bool lunar = st.OptInt(5).value_or(0) == 1;
       dates.clear();
       FB_RETURN_IF_ERROR(Birthdays(*birth, lunar, dates));
       for (const Date& d : dates) {
-        Occasion& o = AddFor(d, "family_birthday", "marketing", st.String(1), *c, st.String(0));
+        Occasion& o = AddFor(d, "family_birthday", "marketing", *c, st.String(0));
         o.title = st.String(2) + " birthday (" + st.String(3) + " of " + c->name + ")";
         o.detail = lunar ? "lunar birthday" : "";
       }
@@ -248,16 +391,23 @@ class Builder {
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      const CustomerInfo* c = Customer(st.String(1));
       const auto effective = DateOf(st, 4);
-      if (!c || !effective) continue;
-      const std::string id = st.String(0), customer = st.String(1);
-      const std::string label = st.String(2) + " " + st.String(3);
+      if (!effective) continue;
+      // Most policies have nothing in a short range: the customer is looked up and the
+      // strings are built on a hit only.
+      const CustomerInfo* c = nullptr;
+      bool looked_up = false;
+      auto held = [&] {
+        if (!looked_up) c = Customer(st.Text(1));
+        looked_up = true;
+        return c != nullptr;
+      };
+      auto label = [&] { return st.String(2) + " " + st.String(3); };
       for (int y = std::max(q_.from.year, effective->year + 1); y <= q_.to.year; ++y) {
         const Date d = InYear(y, effective->month, effective->day);
-        if (!InRange(d)) continue;
-        Occasion& o = AddFor(d, "policy_anniversary", "service", customer, *c, id);
-        o.title = label + " anniversary (" + std::to_string(y - effective->year) + " years)";
+        if (!InRange(d) || !held()) continue;
+        Occasion& o = AddFor(d, "policy_anniversary", "service", *c, st.String(0));
+        o.title = label() + " anniversary (" + std::to_string(y - effective->year) + " years)";
       }
       const int step = MonthsBetweenPayments(st.Text(5));
       if (step == 0) continue;
@@ -273,9 +423,9 @@ class Builder {
       for (int k = std::max(first, months_to_from / step - 1);; ++k) {
         const Date d = due(k);
         if (q_.to < d || (stop && *stop <= d)) break;
-        if (!InRange(d)) continue;
-        Occasion& o = AddFor(d, "premium_due", "service", customer, *c, id);
-        o.title = label + " premium " + Yuan(st.Int(8)) + " yuan due";
+        if (!InRange(d) || !held()) continue;
+        Occasion& o = AddFor(d, "premium_due", "service", *c, st.String(0));
+        o.title = label() + " premium " + Yuan(st.Int(8)) + " yuan due";
         o.detail = "grace until " + d.AddDays(config_.grace_days).ToString();
       }
       if (st.Text(9) == "grace") {
@@ -285,9 +435,9 @@ class Builder {
         while (k > first && q_.today < due(k)) --k;
         if (!(q_.today < due(k))) {
           const Date end = due(k).AddDays(config_.grace_days);
-          if (InRange(end)) {
-            Occasion& o = AddFor(end, "grace_end", "service", customer, *c, id);
-            o.title = label + " grace period ends";
+          if (InRange(end) && held()) {
+            Occasion& o = AddFor(end, "grace_end", "service", *c, st.String(0));
+            o.title = label() + " grace period ends";
             o.detail = "premium due " + due(k).ToString();
           }
         }
@@ -311,12 +461,12 @@ class Builder {
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      const CustomerInfo* c = Customer(st.String(1));
+      const CustomerInfo* c = Customer(st.Text(1));
       if (!c) continue;
       const Date due = ChinaDateOfMs(st.OptInt(4).value_or(0)).AddDays(config_.claim_follow_days);
       bool overdue = false;
       if (!DueOrOverdue(due, &overdue)) continue;
-      Occasion& o = AddFor(due, "claim_follow_up", "service", st.String(1), *c, st.String(0));
+      Occasion& o = AddFor(due, "claim_follow_up", "service", *c, st.String(0));
       o.title = "follow up " + st.String(2) + " claim of " + st.String(3) + " for " + c->name;
       o.overdue = overdue;
     }
@@ -419,8 +569,9 @@ class Builder {
   const CalendarQuery& q_;
   LunarCalendar& lunar_;
   const OperationConfig& config_;
-  std::unordered_map<std::string, bool> marketing_;
-  std::unordered_map<std::string, CustomerInfo> customers_;
+  CustomerTable customers_;
+  std::deque<std::string> tiers_;  // a deque: customers point at its strings
+  std::string key_;  // scratch for occasion ids
   std::unordered_map<int64_t, LunarDate> lunar_born_;
   std::unordered_map<int, Date> solar_;
   int64_t greet_ = 0;
@@ -457,7 +608,7 @@ Result<CalendarResult> ServiceCalendar(Store& store, const CalendarQuery& query,
 }
 
 std::string CalendarJson(const CalendarResult& r) {
-  rapidjson::StringBuffer buf;
+  rapidjson::StringBuffer buf(nullptr, 1024 + 400 * r.occasions.size());  // about 400 bytes an occasion
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
   w.Key("from");

@@ -1,5 +1,6 @@
 // The synced tables of customer operation, and the derived ids that keep rows two
 // devices create for the same thing from doubling.
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "fieldbook/core/ids.h"
@@ -87,13 +88,36 @@ std::vector<TableSpec> OperationTables() {
 }
 
 std::string DerivedId(std::string_view key) {
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
+  // The calendar derives one id per occasion (tens of thousands a call): the digest is
+  // fetched once per thread instead of by every one-shot SHA256().
+  struct Digest {
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Digest() {
+      EVP_MD_CTX_free(ctx);
+      EVP_MD_free(md);
+    }
+  };
+  thread_local Digest digest_of;
+  uint8_t digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (digest_of.md == nullptr || digest_of.ctx == nullptr ||
+      EVP_DigestInit_ex(digest_of.ctx, digest_of.md, nullptr) != 1 ||
+      EVP_DigestUpdate(digest_of.ctx, key.data(), key.size()) != 1 ||
+      EVP_DigestFinal_ex(digest_of.ctx, digest, &length) != 1) {
+    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
+  }
   digest[6] = static_cast<uint8_t>((digest[6] & 0x0f) | 0x80);  // version 8
   digest[8] = static_cast<uint8_t>((digest[8] & 0x3f) | 0x80);  // RFC 9562 variant
-  const std::string hex = HexEncode(digest, 16);
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
-         hex.substr(20, 12);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  size_t at = 0;
+  for (int i = 0; i < 16; ++i) {
+    if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
+    out[at++] = kHex[digest[i] >> 4];
+    out[at++] = kHex[digest[i] & 0x0f];
+  }
+  return out;
 }
 
 Date ChinaDateOfMs(int64_t ms) { return DateOfMs(ms + kChinaOffsetMs); }

@@ -285,6 +285,8 @@ TEST_CASE("calendar: revisit rhythm by value tier, configurable per team; occasi
   };
   CHECK(ids(again) == ids(Calendar(f, "2026-01-01", "2026-12-31")));
   CHECK(DerivedId("x") == DerivedId("x"));
+  // Ids are stored and synced: the derivation must never change.
+  CHECK(DerivedId("x") == "2d711642-b726-8044-8162-7ca9fbac32f5");
   CHECK(IsUuid(DerivedId("x")));
   CHECK(DerivedId("x") != DerivedId("y"));
 }

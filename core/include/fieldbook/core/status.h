@@ -106,7 +106,10 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  // Two overloads rather than one by value: `return local;` then moves the local (C++17
+  // only moves implicitly into a constructor taking T&&), instead of copying it.
+  Result(const T& value) : v_(value) {}       // NOLINT: implicit by design
+  Result(T&& value) : v_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result built from an ok Status has no value");
   }
