@@ -31,6 +31,7 @@
 
 #include "fieldbook/core/json.h"
 #include "fieldbook/core/operation_calendar.h"
+#include "id_index.h"
 
 namespace fieldbook {
 namespace {
@@ -55,7 +56,6 @@ std::string Yuan(int64_t fen) {
 }
 
 struct CustomerInfo {
-  std::string id;
   std::string name;
   std::string owner;
   bool marketing = false;
@@ -73,71 +73,29 @@ struct CustomerInfo {
   int64_t consent_rowid = 0;
 };
 
-// The customers a query covers, found by id without building a string per lookup (the
-// calendar looks customers up for every policy, family member, visit and consent). Open
-// addressing over (hash, row) pairs: a lookup touches one slot and the row it names.
+// The customers a query covers, by row of their id in an IdIndex.
 class CustomerTable {
  public:
   void Reserve(size_t n) {
-    size_t capacity = 16;
-    while (capacity < 2 * n) capacity *= 2;
-    if (capacity > slots_.size()) Rehash(capacity);
+    index_.Reserve(n);
+    rows_.reserve(n);
   }
-  CustomerInfo& Add(std::string id) {
-    if (2 * (rows_.size() + 1) > slots_.size()) Rehash(std::max<size_t>(16, 2 * slots_.size()));
-    const uint64_t h = Hash(id);
-    CustomerInfo& c = rows_.emplace_back();  // a deque: earlier rows never move
-    c.id = std::move(id);
-    Place(h, static_cast<uint32_t>(rows_.size() - 1));
-    return c;
+  CustomerInfo& Add(std::string_view id) {
+    const uint32_t row = index_.Add(id);
+    if (row == rows_.size()) rows_.emplace_back();
+    return rows_[row];
   }
+  const std::string& IdOf(const CustomerInfo& c) const { return index_.id(static_cast<uint32_t>(&c - rows_.data())); }
   CustomerInfo* Find(std::string_view id) {
-    if (slots_.empty()) return nullptr;
-    const uint64_t h = Hash(id);
-    for (size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
-      const Slot& s = slots_[i];
-      if (s.row == kEmpty) return nullptr;
-      if (s.hash == h && rows_[s.row].id == id) return &rows_[s.row];
-    }
+    const uint32_t row = index_.Find(id);
+    return row == IdIndex::kNone ? nullptr : &rows_[row];
   }
-  std::deque<CustomerInfo>& rows() { return rows_; }
+  std::vector<CustomerInfo>& rows() { return rows_; }
   size_t size() const { return rows_.size(); }
 
  private:
-  static constexpr uint32_t kEmpty = UINT32_MAX;
-  struct Slot {
-    uint64_t hash = 0;
-    uint32_t row = kEmpty;
-  };
-  static uint64_t Hash(std::string_view s) {  // eight bytes a step, then a final mix
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ s.size();
-    size_t i = 0;
-    for (; i + 8 <= s.size(); i += 8) {
-      uint64_t chunk;
-      std::memcpy(&chunk, s.data() + i, 8);
-      h = (h ^ chunk) * 0xff51afd7ed558ccdull;
-      h ^= h >> 32;
-    }
-    uint64_t tail = 0;
-    std::memcpy(&tail, s.data() + i, s.size() - i);
-    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
-  }
-  void Place(uint64_t h, uint32_t row) {
-    size_t i = h & (slots_.size() - 1);
-    while (slots_[i].row != kEmpty) i = (i + 1) & (slots_.size() - 1);
-    slots_[i] = Slot{h, row};
-  }
-  void Rehash(size_t capacity) {
-    std::vector<Slot> old = std::move(slots_);
-    slots_.assign(capacity, Slot{});
-    for (const Slot& s : old) {
-      if (s.row != kEmpty) Place(s.hash, s.row);
-    }
-  }
-
-  std::deque<CustomerInfo> rows_;
-  std::vector<Slot> slots_;
+  IdIndex index_;
+  std::vector<CustomerInfo> rows_;
 };
 
 class Builder {
@@ -209,8 +167,9 @@ class Builder {
 
   Occasion& AddFor(const Date& date, const char* kind, const char* category, const CustomerInfo& c,
                    std::string subject) {
-    Occasion& o = Add(date, kind, category, subject.empty() ? c.id : subject);
-    o.customer_id = c.id;
+    const std::string& customer_id = customers_.IdOf(c);
+    Occasion& o = Add(date, kind, category, subject.empty() ? customer_id : subject);
+    o.customer_id = customer_id;
     o.customer_name = c.name;
     o.owner_agent = c.owner;
     o.subject_id = std::move(subject);
@@ -275,7 +234,7 @@ class Builder {
       for (;;) {
         FB_ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) break;
-        CustomerInfo& c = customers_.Add(st.String(0));
+        CustomerInfo& c = customers_.Add(st.Text(0));
         c.name = st.Text(1);
         c.owner = st.Text(2);
         c.person = st.Text(3) == "person";

@@ -1,7 +1,10 @@
 // ABC on premium contribution and RFM scores, per customer in scope.
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 
+#include "id_index.h"
 #include "reports_internal.h"
 
 namespace fieldbook::reports {
@@ -17,22 +20,48 @@ struct CustomerPremium {
   int64_t premium = 0;
 };
 
-// Premium of every customer in scope (policies in force, effective by `to`), highest first.
-Result<std::vector<CustomerPremium>> PremiumByCustomer(Store& store, const Scope& scope) {
-  FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
-      "SELECT c.id, coalesce(prem.total, 0) AS premium FROM customers c LEFT JOIN (SELECT p.customer_id, sum(" +
-      std::string(kAnnualPremiumSql) + ") AS total FROM policies p WHERE " + kInForceSql +
-      " AND p.effective_date <= ?4 AND (?3 IS NULL OR p.effective_date >= ?3) GROUP BY p.customer_id) prem "
-      "ON prem.customer_id = c.id WHERE " + kInScope + " ORDER BY premium DESC, c.id"));
-  st.Bind(1, int64_t{scope.team}).Bind(2, scope.agent).Bind(4, scope.to.ToString());
-  if (scope.has_from) st.Bind(3, scope.from.ToString()); else st.BindNull(3);
-  std::vector<CustomerPremium> out;
+// The customers in scope, by row: one pass, joined to other tables in memory.
+// `each(row, statement)` sees the customer's row of the index and its columns (the id
+// first, then `columns`).
+template <typename Each>
+Result<IdIndex> CustomersInScope(Store& store, const Scope& scope, const std::string& columns, Each each) {
+  FB_ASSIGN_OR_RETURN(Statement st,
+                      store.Prepare("SELECT c.id" + columns + " FROM customers c WHERE " + std::string(kInScope)));
+  st.Bind(1, int64_t{scope.team}).Bind(2, scope.agent);
+  IdIndex ids;
   for (;;) {
     FB_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    out.push_back({st.String(0), st.Int(1)});
+    each(ids.Add(st.Text(0)), st);
   }
-  st.Reset();
+  return ids;
+}
+
+// Premium of every customer in scope (policies in force, effective by `to`), highest first
+// and then by id.
+Result<std::vector<CustomerPremium>> PremiumByCustomer(Store& store, const Scope& scope) {
+  FB_ASSIGN_OR_RETURN(IdIndex ids, CustomersInScope(store, scope, "", [](uint32_t, const Statement&) {}));
+  std::vector<int64_t> premium(ids.size(), 0);
+  FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
+      "SELECT p.customer_id, " + std::string(kAnnualPremiumSql) + " FROM policies p WHERE " + kInForceSql +
+      " AND p.effective_date <= ?2 AND (?1 IS NULL OR p.effective_date >= ?1)"));
+  st.Bind(2, scope.to.ToString());
+  if (scope.has_from) st.Bind(1, scope.from.ToString()); else st.BindNull(1);
+  for (;;) {
+    FB_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    const uint32_t at = ids.Find(st.Text(0));
+    if (at != IdIndex::kNone && !st.IsNull(1)) premium[at] += st.Int(1);
+  }
+  std::vector<uint32_t> order(ids.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    if (premium[a] != premium[b]) return premium[a] > premium[b];
+    return ids.id(a) < ids.id(b);
+  });
+  std::vector<CustomerPremium> out;
+  out.reserve(order.size());
+  for (uint32_t i : order) out.push_back({ids.id(i), premium[i]});
   return out;
 }
 
@@ -106,43 +135,76 @@ Result<std::string> Abc(Store& store, const Scope& scope, bool details) {
 }
 
 Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
-  // Last contact or purchase by `to`, contacts and purchases in the period, premium.
-  FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
-      "SELECT c.id, v.last_at, CASE WHEN c.last_contact_at <= ?5 THEN c.last_contact_at END, p.last_date, "
-      "coalesce(v.n, 0) + coalesce(p.n, 0), coalesce(p.premium, 0) FROM customers c "
-      "LEFT JOIN (SELECT customer_id, max(visited_at) AS last_at, sum(visited_at >= ?6) AS n FROM visits "
-      "  WHERE visited_at <= ?5 GROUP BY customer_id) v ON v.customer_id = c.id "
-      "LEFT JOIN (SELECT p.customer_id, max(p.effective_date) AS last_date, sum(p.effective_date >= ?3) AS n, "
-      "  sum(CASE WHEN " + std::string(kInForceSql) + " THEN " + kAnnualPremiumSql + " ELSE 0 END) AS premium "
-      "  FROM policies p WHERE p.effective_date <= ?4 GROUP BY p.customer_id) p ON p.customer_id = c.id "
-      "WHERE " + kInScope + " ORDER BY c.id"));
-  st.Bind(1, int64_t{scope.team}).Bind(2, scope.agent).Bind(3, scope.from.ToString()).Bind(4, scope.to.ToString());
-  st.Bind(5, scope.to_end_ms).Bind(6, scope.from_ms);
+  // Last contact or purchase by `to`, contacts and purchases in the period, premium: one
+  // pass over each table, joined in memory.
+  struct Tally {
+    std::optional<int64_t> last_contact_ms;
+    std::optional<std::string> last_policy_date;  // compared as text, as SQL max() does
+    int64_t frequency = 0, monetary = 0;
+  };
+  std::vector<Tally> tally;
+  auto latest = [](std::optional<int64_t>& slot, int64_t ms) { slot = std::max(slot.value_or(ms), ms); };
+  FB_ASSIGN_OR_RETURN(IdIndex ids, CustomersInScope(store, scope, ", c.last_contact_at", [&](uint32_t at, const Statement& st) {
+    if (at == tally.size()) tally.emplace_back();
+    if (!st.IsNull(1) && st.Int(1) <= scope.to_end_ms) latest(tally[at].last_contact_ms, st.Int(1));
+  }));
+  {
+    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
+        "SELECT customer_id, visited_at FROM visits WHERE visited_at IS NOT NULL"));
+    // Filtered here, not in SQL: a bound on visited_at makes SQLite walk its index and
+    // fetch nearly every row by rowid, several times slower than reading the table.
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (st.Int(1) > scope.to_end_ms) continue;
+      const uint32_t at = ids.Find(st.Text(0));
+      if (at == IdIndex::kNone) continue;
+      latest(tally[at].last_contact_ms, st.Int(1));
+      if (st.Int(1) >= scope.from_ms) ++tally[at].frequency;
+    }
+  }
+  {
+    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
+        "SELECT p.customer_id, p.effective_date, p.effective_date >= ?1, CASE WHEN " + std::string(kInForceSql) +
+        " THEN " + kAnnualPremiumSql + " ELSE 0 END FROM policies p WHERE p.effective_date <= ?2"));
+    st.Bind(1, scope.from.ToString()).Bind(2, scope.to.ToString());
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      const uint32_t at = ids.Find(st.Text(0));
+      if (at == IdIndex::kNone) continue;
+      Tally& t = tally[at];
+      const std::string_view date = st.Text(1);
+      if (!t.last_policy_date || *t.last_policy_date < date) t.last_policy_date = std::string(date);
+      if (st.Int(2) != 0) ++t.frequency;
+      if (!st.IsNull(3)) t.monetary += st.Int(3);
+    }
+  }
   struct Row {
     std::string id;
     std::optional<int64_t> recency_days;
     int64_t frequency = 0, monetary = 0;
   };
   std::vector<Row> rows;
+  rows.reserve(ids.size());
+  std::vector<uint32_t> by_id(ids.size());
+  for (uint32_t i = 0; i < by_id.size(); ++i) by_id[i] = i;
+  std::sort(by_id.begin(), by_id.end(), [&](uint32_t a, uint32_t b) { return ids.id(a) < ids.id(b); });
   const int64_t to_day = scope.to.ToDays();
-  for (;;) {
-    FB_ASSIGN_OR_RETURN(bool more, st.Step());
-    if (!more) break;
-    Row r{st.String(0), std::nullopt, st.Int(4), st.Int(5)};
+  for (uint32_t i : by_id) {
+    const Tally& t = tally[i];
+    Row r{ids.id(i), std::nullopt, t.frequency, t.monetary};
     // Contact times are instants, seen as days in UTC+8; policy dates are days already.
     std::optional<int64_t> last_day;
-    for (int col : {1, 2}) {
-      if (st.IsNull(col)) continue;
-      const int64_t day = DateOfMs(st.Int(col) + kCstOffsetMs).ToDays();
-      last_day = std::max(last_day.value_or(day), day);
-    }
-    if (!st.IsNull(3)) {
-      if (auto d = ParseDate(st.Text(3)); d.ok()) last_day = std::max(last_day.value_or(d->ToDays()), d->ToDays());
+    if (t.last_contact_ms) last_day = DateOfMs(*t.last_contact_ms + kCstOffsetMs).ToDays();
+    if (t.last_policy_date) {
+      if (auto d = ParseDate(*t.last_policy_date); d.ok()) {
+        last_day = std::max(last_day.value_or(d->ToDays()), d->ToDays());
+      }
     }
     if (last_day) r.recency_days = to_day - *last_day;
     rows.push_back(std::move(r));
   }
-  st.Reset();
   std::vector<std::optional<double>> recency, frequency, monetary;
   for (const Row& r : rows) {
     recency.push_back(r.recency_days ? std::optional<double>(-static_cast<double>(*r.recency_days)) : std::nullopt);

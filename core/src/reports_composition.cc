@@ -1,5 +1,12 @@
 // Composition: customers, policies and premium by value tier, needs segment, product and
 // region (province, then city).
+#include <algorithm>
+#include <optional>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "id_index.h"
 #include "reports_internal.h"
 
 namespace fieldbook::reports {
@@ -15,89 +22,174 @@ void Bind(Statement& st, const Scope& scope) {
   if (scope.has_from) st.Bind(3, scope.from.ToString()); else st.BindNull(3);
 }
 
-// Writes [{"key":..,"customers":..,"policies":..,"premium":..}] for one grouping.
-Status Grouped(Store& store, const Scope& scope, const std::string& sql, JsonWriter& w) {
-  FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(sql));
-  Bind(st, scope);
-  w.StartArray();
-  for (;;) {
-    FB_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    w.StartObject();
-    w.Key("key");
-    if (st.IsNull(0)) Str(w, "unclassified"); else Str(w, st.Text(0));
-    w.Key("customers");
-    w.Int64(st.Int(1));
-    w.Key("policies");
-    w.Int64(st.Int(2));
-    w.Key("premium");
-    w.Int64(st.Int(3));
-    w.EndObject();
+// One line of a grouping; a null key is written as "unclassified".
+struct Group {
+  std::optional<std::string> key;
+  int64_t customers = 0, policies = 0, premium = 0;
+  bool premium_known = false;  // SQL sum() of no value is null, sorted after every number
+};
+
+// Groups by key, as SQL would with ORDER BY premium DESC, key (nulls first).
+class Grouping {
+ public:
+  uint32_t Of(const std::optional<std::string_view>& key) {
+    const std::string_view k = key ? *key : std::string_view();
+    const uint32_t slot = key ? index_.Add(k) : kNull;
+    if (slot == kNull) {
+      if (null_ == kNone) {
+        null_ = static_cast<uint32_t>(groups_.size());
+        groups_.push_back(Group{});
+      }
+      return null_;
+    }
+    if (slot >= slot_group_.size()) {
+      slot_group_.push_back(static_cast<uint32_t>(groups_.size()));
+      groups_.push_back(Group{std::string(k)});
+    }
+    return slot_group_[slot];
   }
-  w.EndArray();
-  st.Reset();
-  return Status::Ok();
-}
+  Group& operator[](uint32_t g) { return groups_[g]; }
 
-// Per-customer totals (one grouped pass over policies) joined to the customer's `group`.
-std::string ByCustomerColumn(const std::string& group) {
-  return "SELECT " + group + ", count(*), coalesce(sum(prem.n), 0), coalesce(sum(prem.total), 0) FROM customers c "
-         "LEFT JOIN (SELECT p.customer_id, count(*) AS n, sum(" + std::string(kAnnualPremiumSql) + ") AS total "
-         "FROM policies p WHERE " + PolicyFilter() + " GROUP BY p.customer_id) prem ON prem.customer_id = c.id "
-         "WHERE " + kInScope + " GROUP BY 1 ORDER BY 4 DESC, 1";
-}
+  void Write(JsonWriter& w) {
+    std::sort(groups_.begin(), groups_.end(), [](const Group& a, const Group& b) {
+      if (a.premium_known != b.premium_known) return a.premium_known;
+      if (a.premium != b.premium) return a.premium > b.premium;
+      if (a.key.has_value() != b.key.has_value()) return !a.key.has_value();
+      return a.key && *a.key < *b.key;
+    });
+    w.StartArray();
+    for (const Group& g : groups_) {
+      w.StartObject();
+      w.Key("key");
+      Str(w, g.key ? *g.key : std::string("unclassified"));
+      w.Key("customers");
+      w.Int64(g.customers);
+      w.Key("policies");
+      w.Int64(g.policies);
+      w.Key("premium");
+      w.Int64(g.premium);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
 
-// Policies counted, joined to their customer in scope.
-std::string ScopedPolicies() {
-  return std::string(" FROM policies p JOIN customers c ON c.id = p.customer_id WHERE ") + kInScope + " AND " +
-         PolicyFilter();
+ private:
+  static constexpr uint32_t kNone = IdIndex::kNone;
+  static constexpr uint32_t kNull = IdIndex::kNone - 1;
+  IdIndex index_;
+  std::vector<uint32_t> slot_group_;
+  std::vector<Group> groups_;
+  uint32_t null_ = kNone;
+};
+
+std::optional<std::string_view> Column(const Statement& st, int col) {
+  if (st.IsNull(col)) return std::nullopt;
+  return st.Text(col);
 }
 
 }  // namespace
 
+// One pass over the customers in scope and one over the policies counted, joined in
+// memory: the SQL form of the same report scanned both tables nine times.
 Result<std::string> Composition(Store& store, const Scope& scope) {
+  Grouping tiers, segments, regions, cities, products, product_types;
+  struct Customer {
+    uint32_t tier, segment, region, city;
+    int64_t policies = 0, premium = 0;
+  };
+  std::vector<Customer> customers;
+  IdIndex ids;
+  {
+    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
+        "SELECT c.id, c.value_tier, c.needs_segment, c.province, c.city FROM customers c WHERE " +
+        std::string(kInScope)));
+    st.Bind(1, int64_t{scope.team}).Bind(2, scope.agent);
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (ids.Add(st.Text(0)) != customers.size()) continue;  // ids are unique; never twice
+      const auto province = Column(st, 3);
+      const auto city = Column(st, 4);
+      std::optional<std::string> city_key;
+      if (city) city_key = (province ? std::string(*province) + " " : std::string()) + std::string(*city);
+      customers.push_back(Customer{tiers.Of(Column(st, 1)), segments.Of(Column(st, 2)),
+                                   regions.Of(province && !province->empty() ? province : std::nullopt),
+                                   cities.Of(city_key ? std::optional<std::string_view>(*city_key) : std::nullopt)});
+    }
+  }
+  int64_t policies = 0, premium = 0;
+  std::vector<std::pair<uint32_t, uint32_t>> product_customers, type_customers;  // (group, customer)
+  {
+    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
+        "SELECT p.customer_id, p.product, p.product_type, " + std::string(kAnnualPremiumSql) +
+        " FROM policies p WHERE " + PolicyFilter()));
+    Bind(st, scope);
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      const uint32_t at = ids.Find(st.Text(0));
+      if (at == IdIndex::kNone) continue;  // not a customer in scope
+      const bool known = !st.IsNull(3);
+      const int64_t annual = known ? st.Int(3) : 0;
+      ++policies;
+      premium += annual;
+      customers[at].policies += 1;
+      customers[at].premium += annual;
+      for (auto [grouping, pairs, col] : {std::make_tuple(&products, &product_customers, 1),
+                                          std::make_tuple(&product_types, &type_customers, 2)}) {
+        const uint32_t g = grouping->Of(Column(st, col));
+        Group& group = (*grouping)[g];
+        group.policies += 1;
+        group.premium += annual;
+        group.premium_known = group.premium_known || known;
+        pairs->emplace_back(g, at);
+      }
+    }
+  }
+  // count(DISTINCT customer) per product and product type.
+  for (auto [grouping, pairs] : {std::make_pair(&products, &product_customers),
+                                 std::make_pair(&product_types, &type_customers)}) {
+    std::sort(pairs->begin(), pairs->end());
+    pairs->erase(std::unique(pairs->begin(), pairs->end()), pairs->end());
+    for (const auto& [g, customer] : *pairs) (*grouping)[g].customers += 1;
+  }
+  int64_t with_policies = 0;
+  for (const Customer& c : customers) {
+    if (c.policies > 0) ++with_policies;
+    for (auto [grouping, g] : {std::make_pair(&tiers, c.tier), std::make_pair(&segments, c.segment),
+                               std::make_pair(&regions, c.region), std::make_pair(&cities, c.city)}) {
+      Group& group = (*grouping)[g];
+      group.customers += 1;
+      group.policies += c.policies;
+      group.premium += c.premium;
+      group.premium_known = true;  // coalesce(sum, 0) in the SQL form
+    }
+  }
+
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   WriteHeader(w, "composition", scope);
-  {
-    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
-        "SELECT (SELECT count(*) FROM customers c WHERE " + std::string(kInScope) + "), "
-        "(SELECT count(DISTINCT p.customer_id)" + ScopedPolicies() + "), (SELECT count(*)" + ScopedPolicies() +
-        "), (SELECT coalesce(sum(" + kAnnualPremiumSql + "), 0)" + ScopedPolicies() + ")"));
-    Bind(st, scope);
-    FB_ASSIGN_OR_RETURN(bool row, st.Step());
-    (void)row;
-    w.Key("customers");
-    w.Int64(st.Int(0));
-    w.Key("customers_with_policies");
-    w.Int64(st.Int(1));
-    w.Key("policies");
-    w.Int64(st.Int(2));
-    w.Key("premium");
-    w.Int64(st.Int(3));
-    st.Reset();
-  }
+  w.Key("customers");
+  w.Int64(static_cast<int64_t>(customers.size()));
+  w.Key("customers_with_policies");
+  w.Int64(with_policies);
+  w.Key("policies");
+  w.Int64(policies);
+  w.Key("premium");
+  w.Int64(premium);
   w.Key("by_value_tier");
-  FB_RETURN_IF_ERROR(Grouped(store, scope, ByCustomerColumn("c.value_tier"), w));
+  tiers.Write(w);
   w.Key("by_needs_segment");
-  FB_RETURN_IF_ERROR(Grouped(store, scope, ByCustomerColumn("c.needs_segment"), w));
+  segments.Write(w);
   w.Key("by_region");
-  FB_RETURN_IF_ERROR(Grouped(store, scope, ByCustomerColumn("nullif(c.province, '')"), w));
+  regions.Write(w);
   w.Key("by_city");
-  FB_RETURN_IF_ERROR(Grouped(
-      store, scope,
-      ByCustomerColumn("CASE WHEN c.city IS NULL THEN NULL ELSE coalesce(c.province || ' ', '') || c.city END"), w));
+  cities.Write(w);
   w.Key("by_product");
-  FB_RETURN_IF_ERROR(Grouped(
-      store, scope,
-      "SELECT p.product, count(DISTINCT p.customer_id), count(*), sum(" + std::string(kAnnualPremiumSql) + ")" +
-      ScopedPolicies() + " GROUP BY 1 ORDER BY 4 DESC, 1", w));
+  products.Write(w);
   w.Key("by_product_type");
-  FB_RETURN_IF_ERROR(Grouped(
-      store, scope,
-      "SELECT p.product_type, count(DISTINCT p.customer_id), count(*), sum(" + std::string(kAnnualPremiumSql) +
-      ")" + ScopedPolicies() + " GROUP BY 1 ORDER BY 4 DESC, 1", w));
+  product_types.Write(w);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }
