@@ -66,7 +66,9 @@ TableSpec Customers() {
       .Text("contacts", Format::kJsonArray).Personal().MaxLength(20000)
       .Text("external_ref").MaxLength(128)
       .Text("legacy_owner").MaxLength(128)  // owner in the system a list was imported from
-      .Int("last_contact_at", Format::kTimestamp).Merge(kMax);
+      .Int("last_contact_at", Format::kTimestamp).Merge(kMax)
+      // scanned ID copies, business licenses, signed forms (docs/blobs.md)
+      .Text("documents", Format::kBlobRefs).Personal().ColumnSince(3);
   Stamps(b);
   return std::move(b).Build();
 }
@@ -188,7 +190,7 @@ TableSpec Visits() {
       .Text("opportunities").MaxLength(4000)
       .Text("next_action").MaxLength(1000)
       .Text("next_action_date", Format::kDate)
-      .Text("photos", Format::kJsonArray)
+      .Text("photos", Format::kBlobRefs)
       .Text("notes").Merge(kTextMerge).Personal().MaxLength(20000);
   Stamps(b);
   return std::move(b).Build();

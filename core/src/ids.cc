@@ -51,4 +51,12 @@ bool IsUuid(std::string_view t) {
   return true;
 }
 
+bool IsSha256Hex(std::string_view t) {
+  if (t.size() != 64) return false;
+  for (char c : t) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 }  // namespace fieldbook

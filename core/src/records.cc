@@ -198,6 +198,24 @@ Result<Value> ColumnValueFromJson(const ColumnSpec& c, const rapidjson::Value& v
       if (text.size() > c.max_length) return Invalid("longer than " + std::to_string(c.max_length) + " bytes");
       return Value{std::move(text)};
     }
+    case Format::kBlobRefs: {
+      if (!v.IsArray()) return WrongType("an array of attachment hashes", v);
+      for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+        const rapidjson::Value& e = v[i];
+        const rapidjson::Value* hash = &e;
+        if (e.IsObject()) {
+          auto it = e.FindMember("sha256");
+          hash = it == e.MemberEnd() ? nullptr : &it->value;
+        }
+        if (!hash || !hash->IsString() || !IsSha256Hex(std::string_view(hash->GetString(), hash->GetStringLength()))) {
+          return Invalid("not a lowercase hex SHA-256 or an object with a \"sha256\" field")
+              .WithFieldPrefix("[" + std::to_string(i) + "]");
+        }
+      }
+      std::string text = ToJson(v);
+      if (text.size() > c.max_length) return Invalid("longer than " + std::to_string(c.max_length) + " bytes");
+      return Value{std::move(text)};
+    }
     case Format::kLatitude:
     case Format::kLongitude: {
       if (!v.IsNumber()) return WrongType("a number", v);
@@ -229,7 +247,8 @@ void WriteColumnJson(const ColumnSpec& c, const Value& v, rapidjson::Writer<rapi
     return;
   }
   const std::string& s = *AsText(v);
-  if (c.format == Format::kJsonArray || c.format == Format::kJsonObject || c.format == Format::kPhoneList) {
+  if (c.format == Format::kJsonArray || c.format == Format::kJsonObject || c.format == Format::kPhoneList ||
+      c.format == Format::kBlobRefs) {
     rapidjson::Document doc;
     doc.Parse(s.data(), s.size());
     if (!doc.HasParseError()) {

@@ -31,6 +31,7 @@ static_assert(FIELDBOOK_ERR_NOT_FOUND == static_cast<int>(ErrorCode::kNotFound))
 static_assert(FIELDBOOK_ERR_ALREADY_INITIALIZED == static_cast<int>(ErrorCode::kAlreadyInitialized));
 static_assert(FIELDBOOK_ERR_SQLITE_ERROR == static_cast<int>(ErrorCode::kSqliteError));
 static_assert(FIELDBOOK_ERR_STALE_RESPONSE == static_cast<int>(ErrorCode::kStaleResponse));
+static_assert(FIELDBOOK_ERR_RANGE_NOT_SATISFIABLE == static_cast<int>(ErrorCode::kRangeNotSatisfiable));
 static_assert(FIELDBOOK_ERR_CANCELLED == static_cast<int>(ErrorCode::kCancelled));
 static_assert(FIELDBOOK_ERR_REVOKED == static_cast<int>(ErrorCode::kRevoked));
 static_assert(FIELDBOOK_ERR_INTERNAL == static_cast<int>(ErrorCode::kInternal));

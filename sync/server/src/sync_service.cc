@@ -14,6 +14,9 @@ int HttpStatusFor(const Status& s) {
   switch (s.code()) {
     case ErrorCode::kPayloadTooLarge: return 413;
     case ErrorCode::kClockSkew: return 409;
+    case ErrorCode::kOffsetMismatch: return 409;
+    case ErrorCode::kHashMismatch: return 422;
+    case ErrorCode::kRangeNotSatisfiable: return 416;
     case ErrorCode::kUnauthorized:
     case ErrorCode::kTokenExpired:
     case ErrorCode::kRevoked: return 401;

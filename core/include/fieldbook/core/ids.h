@@ -15,6 +15,8 @@ std::string NewUuidV7(Env& env);
 std::string UuidV7(int64_t ms, const uint8_t* random16);
 // True for any canonical 8-4-4-4-12 hex UUID (any version), lower or upper case.
 bool IsUuid(std::string_view text);
+// True for a content address: 64 lower-case hex digits (a SHA-256).
+bool IsSha256Hex(std::string_view text);
 // Lower-case hex of bytes.
 std::string HexEncode(const uint8_t* data, size_t n);
 

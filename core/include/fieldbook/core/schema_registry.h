@@ -48,6 +48,8 @@ enum class Format {
   kLatitude,
   kLongitude,
   kPercent,     // 0..100
+  kBlobRefs,    // JSON array naming attachments (docs/blobs.md): each element a lowercase
+                // hex SHA-256 or an object with a "sha256" field; rendered as JSON
 };
 
 // How much care a value needs (redaction in logs, encryption at rest, minimisation).

@@ -56,6 +56,9 @@ enum class ErrorCode : int {
   kImmutableColumn = 407,
   kBadCursor = 408,
   kStaleResponse = 409,
+  kHashMismatch = 410,         // content does not hash to its address (HTTP 422)
+  kOffsetMismatch = 411,       // an upload chunk not at the stored offset (HTTP 409)
+  kRangeNotSatisfiable = 412,  // a byte range outside the content (HTTP 416)
   // network: could not reach the peer; nothing lost, retry later (CLI exit 4)
   kUnreachable = 500,
   kTimeout = 501,
