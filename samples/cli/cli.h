@@ -51,6 +51,7 @@ void AddOperationCommands(CommandTable& table);
 void AddPrivacyCommands(CommandTable& table);
 void AddRelationsCommands(CommandTable& table);
 void AddReportCommands(CommandTable& table);
+void AddBlobCommands(CommandTable& table);
 
 // Access audit of personal data (audit_commands.cc). --purpose is checked before the
 // read; the audit row is written after it succeeds, only for tables with personal data.

@@ -17,6 +17,7 @@ std::optional<std::string> Args::Value(const std::string& flag) const {
 
 int ExitCodeFor(const Status& s) {
   if (s.ok()) return 0;
+  if (s.code() == ErrorCode::kHashMismatch) return 1;  // damaged bytes: neither input nor a refusal
   switch (s.domain()) {
     case ErrorDomain::kValidation: return 2;
     case ErrorDomain::kNotFound: return 3;
@@ -91,6 +92,7 @@ int Run(int argc, char** argv) {
   AddPrivacyCommands(table);
   AddRelationsCommands(table);
   AddReportCommands(table);
+  AddBlobCommands(table);
   std::string db, key_file;
   std::vector<std::string> rest;
   for (int i = 1; i < argc; ++i) {

@@ -39,7 +39,9 @@ Status RunSync(Context& ctx) {
   if (ctx.args.Has("json")) {
     ctx.out << R"({"pushed":)" << report->pushed << R"(,"pulled":)" << report->pulled << R"(,"conflicts":)"
             << report->conflicts << R"(,"open_conflicts":)" << open.Size() << R"(,"evicted":)" << report->evicted
-            << R"(,"cursor":)" << report->cursor << R"(,"round_trips":)" << report->round_trips << "}\n";
+            << R"(,"cursor":)" << report->cursor << R"(,"round_trips":)" << report->round_trips
+            << R"(,"blobs_uploaded":)" << report->blobs_uploaded << R"(,"blobs_refused":)" << report->blobs_refused
+            << "}\n";
   } else {
     ctx.out << "synced: pushed " << report->pushed << ", pulled " << report->pulled << ", new conflicts "
             << report->conflicts << " (" << open.Size() << " open), cursor " << report->cursor << "\n";

@@ -5,7 +5,9 @@
 #include <malloc.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
@@ -96,6 +98,45 @@ int RenewEpoch(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// Runs Api::CollectBlobs on its own thread until stopped.
+class BlobCollector {
+ public:
+  explicit BlobCollector(server::Api& api) : api_(api), thread_([this] { Loop(); }) {}
+  ~BlobCollector() { Stop(); }
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    const auto period = std::chrono::milliseconds(std::clamp<int64_t>(api_.blob_grace_ms(), 1000, 3600 * 1000));
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
+      lock.unlock();
+      auto gc = api_.CollectBlobs("");
+      if (!gc.ok()) {
+        LogEvent("blob_gc_failed", {{"detail", server::RedactPersonalData(gc.status().ToString())}});
+      } else if (gc->complete + gc->partial > 0) {
+        LogEvent("blob_gc", {{"deleted_complete", std::to_string(gc->complete)},
+                             {"deleted_partial", std::to_string(gc->partial)},
+                             {"bytes_freed", std::to_string(gc->bytes)}});
+      }
+      lock.lock();
+    }
+  }
+
+  server::Api& api_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
 int Run(const std::vector<std::string>& args) {
   auto parsed = ParseRunOptions(args);
   if (!parsed.options) return UsageError(parsed.error);
@@ -121,6 +162,8 @@ int Run(const std::vector<std::string>& args) {
     api_config.service.default_page = o.page_size;
     api_config.service.max_page = std::max(api_config.service.max_page, o.page_size);
   }
+  if (o.max_blob_bytes > 0) api_config.max_blob_bytes = o.max_blob_bytes;
+  if (o.blob_grace_seconds >= 0) api_config.blob_grace_ms = o.blob_grace_seconds * 1000;
   server::Api api(**backend, SystemEnv(), api_config);
 
   server::HttpServerConfig http;
@@ -158,10 +201,14 @@ int Run(const std::vector<std::string>& args) {
                        {"backend", (**backend).Describe()}});
   std::cout << "listening on " << where << std::endl;
 
+  // Blob garbage collection: as often as the grace period (between a second and an hour).
+  BlobCollector collector(api);
+
   int sig = 0;
   while (sigwait(&stop_signals, &sig) != 0) {
   }
   LogEvent("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  collector.Stop();
   (*server)->Stop();
   LogEvent("stopped", {});
   return kExitOk;

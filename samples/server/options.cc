@@ -12,7 +12,7 @@ const char kUsage[] =
     "usage:\n"
     "  fieldbook-server (--db FILE | --postgres URI) --listen HOST:PORT --secret FILE\n"
     "                   [--tls-cert FILE --tls-key FILE] [--threads N] [--max-skew-ms N]\n"
-    "                   [--max-body-bytes N] [--page-size N]\n"
+    "                   [--max-body-bytes N] [--page-size N] [--max-blob-bytes N] [--blob-grace-seconds N]\n"
     "  fieldbook-server token --secret FILE --tenant T --agent A --team T --role agent|lead|admin --ttl SECONDS\n"
     "  fieldbook-server renew-epoch (--db FILE | --postgres URI)\n"
     "\n"
@@ -30,6 +30,9 @@ const char kUsage[] =
     "  --max-body-bytes N    largest request body after decompression (default 67108864)\n"
     "                                                                          [FIELDBOOK_MAX_BODY_BYTES]\n"
     "  --page-size N         rows per pulled page by default (default 1000)    [FIELDBOOK_PAGE_SIZE]\n"
+    "  --max-blob-bytes N    largest attachment accepted (default 26214400)    [FIELDBOOK_MAX_BLOB_BYTES]\n"
+    "  --blob-grace-seconds N  unreferenced attachments and idle partial uploads are deleted after\n"
+    "                        this long (default 86400; docs/blobs.md)          [FIELDBOOK_BLOB_GRACE_SECONDS]\n"
     "\n"
     "The server prints \"listening on HOST:PORT\" on stdout once it accepts connections, logs one\n"
     "JSON object per request or event on stderr (personal data redacted), serves /healthz, /readyz\n"
@@ -140,7 +143,7 @@ Parsed<RunOptions> ParseRunOptions(const std::vector<std::string>& args) {
   Parsed<RunOptions> parsed;
   Flags flags;
   if (!CollectFlags(args, {"db", "postgres", "listen", "secret", "tls-cert", "tls-key", "threads", "max-skew-ms",
-                           "max-body-bytes", "page-size"},
+                           "max-body-bytes", "page-size", "max-blob-bytes", "blob-grace-seconds"},
                     flags, parsed.error)) {
     return parsed;
   }
@@ -170,6 +173,9 @@ Parsed<RunOptions> ParseRunOptions(const std::vector<std::string>& args) {
       {"max-skew-ms", "FIELDBOOK_MAX_SKEW_MS", 0, int64_t{1} << 40, [&](int64_t v) { o.max_skew_ms = v; }},
       {"max-body-bytes", "FIELDBOOK_MAX_BODY_BYTES", 1024, int64_t{1} << 34, [&](int64_t v) { o.max_body_bytes = v; }},
       {"page-size", "FIELDBOOK_PAGE_SIZE", 1, 100000, [&](int64_t v) { o.page_size = static_cast<int>(v); }},
+      {"max-blob-bytes", "FIELDBOOK_MAX_BLOB_BYTES", 1, int64_t{1} << 34, [&](int64_t v) { o.max_blob_bytes = v; }},
+      {"blob-grace-seconds", "FIELDBOOK_BLOB_GRACE_SECONDS", 0, int64_t{10} * 365 * 24 * 3600,
+       [&](int64_t v) { o.blob_grace_seconds = v; }},
   };
   for (const Number& n : numbers) {
     auto text = Lookup(flags, n.flag, n.env);

@@ -20,6 +20,8 @@ struct RunOptions {
   int64_t max_skew_ms = -1;  // -1: the service default
   int64_t max_body_bytes = -1;
   int page_size = 0;
+  int64_t max_blob_bytes = -1;      // -1: the Api default (25 MiB)
+  int64_t blob_grace_seconds = -1;  // -1: the Api default (24 h)
 };
 
 struct TokenOptions {

@@ -1,4 +1,5 @@
 #include "fieldbook/sync/change_capture.h"
+#include "fieldbook/sync/blobs.h"
 
 #include "fieldbook/core/ids.h"
 #include "fieldbook/sync/erasure.h"
@@ -7,7 +8,7 @@
 namespace fieldbook::sync {
 namespace {
 
-constexpr int kSyncSchemaVersion = 2;  // 2: erasures
+constexpr int kSyncSchemaVersion = 3;  // 2: erasures, 3: blobs
 
 TableSpec BuildConflictsTable() {
   constexpr auto kServer = MergePolicy::kServerOnly;
@@ -144,7 +145,11 @@ std::vector<std::string> TriggersFor(const TableSpec& t) {
 }
 
 Status CreateSyncTables(Store& store, int from_version) {
-  if (from_version >= 1) return from_version >= 2 ? Status::Ok() : CreateErasureTables(store);
+  if (from_version >= 1) {
+    if (from_version < 2) FB_RETURN_IF_ERROR(CreateErasureTables(store));
+    return from_version < 3 ? CreateBlobTables(store) : Status::Ok();
+  }
+  FB_RETURN_IF_ERROR(CreateBlobTables(store));
   uint8_t bytes[8];
   store.env().RandomBytes(bytes, sizeof bytes);
   const std::string site = HexEncode(bytes, sizeof bytes);

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "fieldbook/core/ids.h"
+#include "fieldbook/sync/blobs.h"
 #include "fieldbook/sync/change_capture.h"
 #include "fieldbook/sync/client.h"
 
@@ -178,6 +179,14 @@ Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batc
 Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
   SyncDurability durability(store_);
   SyncReport report;
+  {
+    BlobTransferOptions blob_options;
+    blob_options.token = options.token;
+    FB_ASSIGN_OR_RETURN(BlobUploadReport blobs, UploadPendingBlobs(store_, transport_, blob_options));
+    report.blobs_uploaded = blobs.uploaded;
+    report.blobs_refused = blobs.refused;
+    report.bytes_sent += blobs.bytes_sent;
+  }
   bool clock_corrected = false;
   for (;;) {
     if (options.cancel && options.cancel->load()) {

@@ -1,6 +1,7 @@
 #include "fieldbook/sync/erasure.h"
 
 #include "fieldbook/core/ids.h"
+#include "fieldbook/sync/blobs.h"
 #include "fieldbook/sync/change_capture.h"
 
 namespace fieldbook::sync {
@@ -60,6 +61,8 @@ Status CreateErasureTables(Store& store) {
 
 Status WipeRoot(Store& store, const std::string& root, const std::vector<const TableSpec*>& tables) {
   SecureDelete secure(store);
+  // Attachments named only by the erased record go with it.
+  FB_ASSIGN_OR_RETURN(std::vector<std::string> blobs, BlobsOfRoot(store, root));
   const std::string erasures = ErasuresTable().name;
   // Children before parents, so no foreign key is left dangling.
   for (auto it = tables.rbegin(); it != tables.rend(); ++it) {
@@ -86,6 +89,7 @@ Status WipeRoot(Store& store, const std::string& root, const std::vector<const T
                          "WHERE root_id = ?1 AND tbl <> 'erasures'",
                          root));
   FB_RETURN_IF_ERROR(Run(store, "DELETE FROM fb_stash WHERE root_id = ?1 AND tbl <> 'erasures'", root));
+  FB_RETURN_IF_ERROR(DropUnreferencedBlobs(store, blobs));
   // Full-text indexes keep deleted tokens in old segments until merged: rebuild them.
   std::vector<std::string> fts;
   {

@@ -353,7 +353,7 @@ bool RawHttpConnection::Fill(Clock::time_point deadline) {
   return false;
 }
 
-std::optional<RawHttpConnection::Response> RawHttpConnection::Read(std::chrono::milliseconds timeout) {
+std::optional<RawHttpConnection::Response> RawHttpConnection::Read(std::chrono::milliseconds timeout, bool head_only) {
   const auto deadline = Clock::now() + timeout;
   size_t end;
   while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
@@ -378,7 +378,8 @@ std::optional<RawHttpConnection::Response> RawHttpConnection::Read(std::chrono::
     r.headers[name] = line.substr(v);
   }
   buffer_.erase(0, end + 4);
-  if (r.status == 100) return Read(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+  if (r.status == 100) return Read(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()), head_only);
+  if (head_only) return r;  // a HEAD answer has no body, whatever Content-Length says
   auto length = r.headers.find("content-length");
   if (length != r.headers.end()) {
     const size_t want = std::stoul(length->second);

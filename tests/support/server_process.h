@@ -135,9 +135,11 @@ class RawHttpConnection {
 
   bool connected() const { return fd_ >= 0; }
   bool Send(const std::string& bytes);
-  // One whole response (Content-Length framed, or up to EOF without one); nullopt when
-  // the connection closed or the timeout passed first.
-  std::optional<Response> Read(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+  // One whole response (Content-Length framed, or up to EOF without one; headers only
+  // when `head_only`, the answer to a HEAD request); nullopt when the connection closed or the
+  // timeout passed first.
+  std::optional<Response> Read(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000),
+                               bool head_only = false);
   // True when the peer closes the connection (EOF or reset) within `timeout`; unread data
   // is discarded.
   bool WaitClosed(std::chrono::milliseconds timeout);

@@ -1,4 +1,5 @@
 // The stored form of rows shared by every backend, and scope rules.
+#include <algorithm>
 #include <map>
 
 #include "fieldbook/core/json.h"
@@ -165,6 +166,16 @@ Status DecodeRow(std::string_view body, std::string_view wseqs, StoredRow* row) 
     }
   }
   return Status::Ok();
+}
+
+}  // namespace fieldbook::server
+
+namespace fieldbook::server {
+
+void AppendSlice(std::string& out, int64_t chunk_offset, std::string_view chunk, int64_t offset, int64_t length) {
+  const int64_t begin = std::max(offset, chunk_offset);
+  const int64_t end = std::min(offset + length, chunk_offset + static_cast<int64_t>(chunk.size()));
+  if (end > begin) out.append(chunk.substr(static_cast<size_t>(begin - chunk_offset), static_cast<size_t>(end - begin)));
 }
 
 }  // namespace fieldbook::server

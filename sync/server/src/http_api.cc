@@ -6,6 +6,7 @@
 #include "fieldbook/core/json.h"
 #include "fieldbook/server/auth.h"
 #include "fieldbook/sync/protocol.h"
+#include "api_internal.h"
 
 namespace fieldbook::server {
 namespace {
@@ -58,6 +59,9 @@ const std::vector<ApiRoute>& Api::Routes() {
       {"POST", "/v1/admin/devices/{site}/resync"},
       {"POST", "/v1/admin/reassign"},
       {"POST", "/v1/admin/tokens/revoke"},
+      {"POST", "/v1/admin/blobs/gc"},
+      {"GET", "/v1/blobs/{sha256}"},
+      {"PUT", "/v1/blobs/{sha256}"},
   };
   return routes;
 }
@@ -70,20 +74,6 @@ void ApiMetrics::SawDevice(const std::string& key, int64_t now_ms) {
     it = now_ms - it->second >= kConnectedWindowMs ? devices_seen_ms.erase(it) : std::next(it);
   }
 }
-
-class Api::SessionLease {
- public:
-  SessionLease(Api& api, std::unique_ptr<ServerSession> s) : api_(api), s_(std::move(s)) {}
-  ~SessionLease() {
-    if (s_) api_.Release(std::move(s_));
-  }
-  ServerSession& operator*() { return *s_; }
-  ServerSession* operator->() { return s_.get(); }
-
- private:
-  Api& api_;
-  std::unique_ptr<ServerSession> s_;
-};
 
 Api::Api(ServerBackend& backend, Env& env, ApiConfig config)
     : backend_(backend), env_(env), config_(std::move(config)), service_(backend, env, config_.service) {
@@ -178,6 +168,8 @@ ApiReply Api::Handle(const ApiRequest& request) {
     reply = ready.ok() ? Json(200, R"({"status":"ready"})") : Json(503, sync::EncodeError(ready, env_.NowMs()));
   } else if (path == "/metrics") {
     reply = Metrics();
+  } else if (path.rfind("/v1/blobs/", 0) == 0) {
+    reply = Blob(request, path.substr(10));
   } else {
     reply = Admin(request, path);
   }
@@ -290,6 +282,12 @@ ApiReply Api::Admin(const ApiRequest& request, const std::string& path) {
     if (!s.ok()) return Error(s);
     return Json(200, R"({"status":"revoked"})");
   }
+  if (path == "/v1/admin/blobs/gc") {
+    auto gc = CollectBlobs(tenant);
+    if (!gc.ok()) return Error(gc.status());
+    return Json(200, "{\"deleted_complete\":" + std::to_string(gc->complete) + ",\"deleted_partial\":" +
+                         std::to_string(gc->partial) + ",\"bytes_freed\":" + std::to_string(gc->bytes) + "}");
+  }
   const std::string prefix = "/v1/admin/devices/";
   if (path.rfind(prefix, 0) == 0) {
     const std::string rest = path.substr(prefix.size());
@@ -320,6 +318,12 @@ ApiReply Api::Metrics() {
   out << "# TYPE fieldbook_conflicts_total counter\nfieldbook_conflicts_total " << metrics_.conflicts << "\n";
   out << "# TYPE fieldbook_rows_pulled_total counter\nfieldbook_rows_pulled_total " << metrics_.rows_pulled << "\n";
   out << "# TYPE fieldbook_requests_in_flight gauge\nfieldbook_requests_in_flight " << metrics_.in_flight << "\n";
+  out << "# TYPE fieldbook_blob_bytes_received_total counter\nfieldbook_blob_bytes_received_total "
+      << metrics_.blob_bytes_received << "\n";
+  out << "# TYPE fieldbook_blob_bytes_sent_total counter\nfieldbook_blob_bytes_sent_total " << metrics_.blob_bytes_sent
+      << "\n";
+  out << "# TYPE fieldbook_blobs_collected_total counter\nfieldbook_blobs_collected_total " << metrics_.blobs_collected
+      << "\n";
   std::lock_guard<std::mutex> lock(metrics_.mu);
   out << "# TYPE fieldbook_rejected_batches_total counter\n";
   for (const auto& [code, n] : metrics_.rejected_by_code) {

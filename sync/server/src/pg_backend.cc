@@ -65,6 +65,18 @@ const char* const kMigrations[] = {
     " last_sync_ms BIGINT NOT NULL, cursor BIGINT NOT NULL DEFAULT 0, revoked BOOLEAN NOT NULL DEFAULT FALSE,"
     " resync BOOLEAN NOT NULL DEFAULT FALSE, PRIMARY KEY (tenant, site));"
     "CREATE TABLE srv_revoked_tokens (token_id TEXT PRIMARY KEY, revoked_ms BIGINT NOT NULL);",
+    // 2: blobs (docs/blobs.md)
+    "CREATE TABLE srv_blobs (tenant TEXT NOT NULL, sha256 TEXT NOT NULL, size BIGINT NOT NULL,"
+    " received BIGINT NOT NULL, complete BOOLEAN NOT NULL, created_ms BIGINT NOT NULL, touched_ms BIGINT NOT NULL,"
+    " PRIMARY KEY (tenant, sha256));"
+    "CREATE INDEX srv_blobs_idle ON srv_blobs (touched_ms);"
+    "CREATE TABLE srv_blob_chunks (tenant TEXT NOT NULL, sha256 TEXT NOT NULL, off BIGINT NOT NULL,"
+    " data BYTEA NOT NULL, PRIMARY KEY (tenant, sha256, off));"
+    "CREATE TABLE srv_blob_grants (tenant TEXT NOT NULL, sha256 TEXT NOT NULL, agent TEXT NOT NULL,"
+    " PRIMARY KEY (tenant, sha256, agent));"
+    "CREATE TABLE srv_blob_refs (tenant TEXT NOT NULL, tbl TEXT NOT NULL, row_id TEXT NOT NULL, col TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL, PRIMARY KEY (tenant, tbl, row_id, col, sha256));"
+    "CREATE INDEX srv_blob_refs_sha ON srv_blob_refs (tenant, sha256);",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 
@@ -439,6 +451,88 @@ class PgSession final : public ServerSession {
   }
   Status RevokeToken(const std::string& token_id, int64_t now_ms) override {
     return Run("INSERT INTO srv_revoked_tokens VALUES ($1, $2) ON CONFLICT DO NOTHING", {P(token_id), P(now_ms)});
+  }
+
+  // Bytes travel hex-encoded as text parameters and results (bytea's hex format), so
+  // the deferred-write path, which inlines parameters as literals, carries them too.
+  Result<std::optional<BlobInfo>> GetBlob(const std::string& tenant, const std::string& sha256) override {
+    FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT size, received, complete, created_ms, touched_ms FROM srv_blobs"
+                                         " WHERE tenant = $1 AND sha256 = $2",
+                                         {P(tenant), P(sha256)}));
+    if (PQntuples(r.get()) == 0) return std::optional<BlobInfo>();
+    const PGresult* x = r.get();
+    return std::optional<BlobInfo>(BlobInfo{sha256, Int(x, 0, 0), Int(x, 0, 1), Bool(x, 0, 2), Int(x, 0, 3), Int(x, 0, 4)});
+  }
+  Status PutBlob(const std::string& tenant, const BlobInfo& b) override {
+    return Write("INSERT INTO srv_blobs VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, sha256) DO UPDATE SET"
+                 " size = excluded.size, received = excluded.received, complete = excluded.complete,"
+                 " touched_ms = excluded.touched_ms",
+                 {P(tenant), P(b.sha256), P(b.size), P(b.received), P(b.complete), P(b.created_ms), P(b.touched_ms)});
+  }
+  Status PutBlobChunk(const std::string& tenant, const std::string& sha256, int64_t offset,
+                      std::string_view bytes) override {
+    return Write("INSERT INTO srv_blob_chunks VALUES ($1, $2, $3, decode($4, 'hex')) ON CONFLICT (tenant, sha256, off)"
+                 " DO UPDATE SET data = excluded.data",
+                 {P(tenant), P(sha256), P(offset),
+                  P(HexEncode(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()))});
+  }
+  Result<std::string> ReadBlob(const std::string& tenant, const std::string& sha256, int64_t offset,
+                               int64_t length) override {
+    FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT off, encode(data, 'hex') FROM srv_blob_chunks WHERE tenant = $1"
+                                         " AND sha256 = $2 AND off < $4 AND off + octet_length(data) > $3 ORDER BY off",
+                                         {P(tenant), P(sha256), P(offset), P(offset + length)}));
+    std::string out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      const std::string hex = Str(r.get(), i, 1);
+      std::string chunk(hex.size() / 2, '\0');
+      for (size_t k = 0; k < chunk.size(); ++k) {
+        auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+        chunk[k] = static_cast<char>((nibble(hex[2 * k]) << 4) | nibble(hex[2 * k + 1]));
+      }
+      AppendSlice(out, Int(r.get(), i, 0), chunk, offset, length);
+    }
+    return out;
+  }
+  Status DeleteBlob(const std::string& tenant, const std::string& sha256) override {
+    FB_RETURN_IF_ERROR(Write("DELETE FROM srv_blob_chunks WHERE tenant = $1 AND sha256 = $2", {P(tenant), P(sha256)}));
+    FB_RETURN_IF_ERROR(Write("DELETE FROM srv_blob_grants WHERE tenant = $1 AND sha256 = $2", {P(tenant), P(sha256)}));
+    return Write("DELETE FROM srv_blobs WHERE tenant = $1 AND sha256 = $2", {P(tenant), P(sha256)});
+  }
+  Status GrantBlob(const std::string& tenant, const std::string& sha256, const std::string& agent) override {
+    return Write("INSERT INTO srv_blob_grants VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                 {P(tenant), P(sha256), P(agent)});
+  }
+  Result<bool> BlobGranted(const std::string& tenant, const std::string& sha256, const std::string& agent) override {
+    FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT 1 FROM srv_blob_grants WHERE tenant = $1 AND sha256 = $2 AND agent = $3",
+                                         {P(tenant), P(sha256), P(agent)}));
+    return PQntuples(r.get()) > 0;
+  }
+  Status SetBlobRefs(const std::string& tenant, const std::string& table, const std::string& row_id,
+                     const std::string& column, const std::vector<std::string>& sha256s) override {
+    FB_RETURN_IF_ERROR(Write("DELETE FROM srv_blob_refs WHERE tenant = $1 AND tbl = $2 AND row_id = $3 AND col = $4",
+                             {P(tenant), P(table), P(row_id), P(column)}));
+    for (const auto& sha : sha256s) {
+      FB_RETURN_IF_ERROR(Write("INSERT INTO srv_blob_refs VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                               {P(tenant), P(table), P(row_id), P(column), P(sha)}));
+    }
+    return Status::Ok();
+  }
+  Result<std::vector<std::pair<std::string, std::string>>> BlobReferrers(const std::string& tenant,
+                                                                        const std::string& sha256) override {
+    return Pairs("SELECT DISTINCT tbl, row_id FROM srv_blob_refs WHERE tenant = $1 AND sha256 = $2",
+                 {P(tenant), P(sha256)});
+  }
+  Result<std::vector<StaleBlob>> StaleBlobs(const std::string& tenant, int64_t cutoff_ms, int limit) override {
+    FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT b.tenant, b.sha256, b.complete, b.size FROM srv_blobs b"
+                                         " WHERE ($1 = '' OR b.tenant = $1) AND b.touched_ms < $2 AND (NOT b.complete"
+                                         " OR NOT EXISTS (SELECT 1 FROM srv_blob_refs r WHERE r.tenant = b.tenant"
+                                         " AND r.sha256 = b.sha256)) LIMIT $3",
+                                         {P(tenant), P(cutoff_ms), P(int64_t{limit})}));
+    std::vector<StaleBlob> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      out.push_back(StaleBlob{Str(r.get(), i, 0), Str(r.get(), i, 1), Bool(r.get(), i, 2), Int(r.get(), i, 3)});
+    }
+    return out;
   }
 
   Status Ping() override { return Run("SELECT count(*) FROM srv_meta", {}); }

@@ -12,6 +12,7 @@
 
 #include "fieldbook/core/ids.h"
 #include "fieldbook/core/json.h"
+#include "fieldbook/sync/blobs.h"
 #include "fieldbook/sync/change_capture.h"
 #include "fieldbook/sync/erasure.h"
 #include "fieldbook/sync/text_merge.h"
@@ -252,6 +253,21 @@ class PushApplier {
     return Status::Ok();
   }
 
+  // Keeps the blob reference index in step with the row's blob-reference cells (none
+  // once it is deleted), so access checks and the GC need not parse rows.
+  Status IndexBlobRefs(const StoredRow& row) {
+    const TableSpec* t = Table(row.table);
+    if (!t) return Status::Ok();
+    for (const ColumnSpec& col : t->columns) {
+      if (!sync::IsBlobColumn(col)) continue;
+      std::vector<std::string> refs;
+      auto it = row.cells.find(col.name);
+      if (!row.deleted && it != row.cells.end() && AsText(it->second.value)) refs = sync::BlobRefsIn(*AsText(it->second.value));
+      FB_RETURN_IF_ERROR(s_.SetBlobRefs(tenant_, row.table, row.id, col.name, refs));
+    }
+    return Status::Ok();
+  }
+
   // Re-sends a row unchanged so the device that just lost against it receives it.
   Status Resend(StoredRow& row) {
     FB_ASSIGN_OR_RETURN(row.seq, s_.NextSeq(tenant_));
@@ -277,6 +293,7 @@ class PushApplier {
     FB_ASSIGN_OR_RETURN(row.seq, s_.NextSeq(tenant_));
     row.echo_site = by_pusher && !newest ? req_.site : std::string();
     FB_RETURN_IF_ERROR(s_.PutRow(tenant_, row));
+    FB_RETURN_IF_ERROR(IndexBlobRefs(row));
     // Children go with their parent; conflict records stay so the deletion can be reviewed.
     std::vector<std::pair<std::string, std::string>> children;
     const TableSpec* t = Table(row.table);
@@ -308,10 +325,18 @@ class PushApplier {
   Status EraseStoredRoot(const std::string& root, Hlc hlc) {
     erased_[root] = true;
     FB_ASSIGN_OR_RETURN(auto rows, s_.RowsOfRoot(tenant_, root));
+    std::vector<std::string> blobs;  // named by the erased rows
     for (const auto& [table, id] : rows) {
       if (table == sync::ErasuresTable().name) continue;
       FB_ASSIGN_OR_RETURN(std::optional<StoredRow> row, s_.GetRow(tenant_, table, id));
       if (!row || (row->deleted && row->cells.empty())) continue;
+      if (const TableSpec* t = Table(table)) {
+        for (const ColumnSpec& col : t->columns) {
+          auto it = row->cells.find(col.name);
+          if (!sync::IsBlobColumn(col) || it == row->cells.end() || !AsText(it->second.value)) continue;
+          for (auto& h : sync::BlobRefsIn(*AsText(it->second.value))) blobs.push_back(std::move(h));
+        }
+      }
       if (!row->deleted) {
         row->deleted = true;
         row->deleted_hlc = hlc;
@@ -321,6 +346,12 @@ class PushApplier {
       FB_ASSIGN_OR_RETURN(row->seq, s_.NextSeq(tenant_));
       row->echo_site.clear();
       FB_RETURN_IF_ERROR(s_.PutRow(tenant_, *row));
+      FB_RETURN_IF_ERROR(IndexBlobRefs(*row));
+    }
+    // Blobs no other row names are erased at once, not after the GC's grace period.
+    for (const auto& sha : blobs) {
+      FB_ASSIGN_OR_RETURN(auto referrers, s_.BlobReferrers(tenant_, sha));
+      if (referrers.empty()) FB_RETURN_IF_ERROR(s_.DeleteBlob(tenant_, sha));
     }
     return Status::Ok();
   }
@@ -601,6 +632,7 @@ class PushApplier {
       row.seq = seq;
       row.echo_site = device_has_it ? req_.site : std::string();
       FB_RETURN_IF_ERROR(s_.PutRow(tenant_, row));
+      FB_RETURN_IF_ERROR(IndexBlobRefs(row));
     }
     if (new_root) FB_RETURN_IF_ERROR(s_.PutRoot(tenant_, root, *new_root));
     if (erasure) FB_RETURN_IF_ERROR(EraseStoredRoot(root, c.hlc));

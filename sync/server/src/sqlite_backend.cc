@@ -14,8 +14,25 @@ const SchemaRegistry& NoSyncedTables() {
   return registry;
 }
 
+// Version 2: blobs (docs/blobs.md).
+Status CreateBlobTables(Store& store) {
+  return store.Exec(
+      "CREATE TABLE srv_blobs (tenant TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,"
+      " received INTEGER NOT NULL, complete INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+      " touched_ms INTEGER NOT NULL, PRIMARY KEY (tenant, sha256)) STRICT, WITHOUT ROWID;"
+      "CREATE INDEX srv_blobs_idle ON srv_blobs(touched_ms);"
+      "CREATE TABLE srv_blob_chunks (tenant TEXT NOT NULL, sha256 TEXT NOT NULL, off INTEGER NOT NULL,"
+      " data BLOB NOT NULL, PRIMARY KEY (tenant, sha256, off)) STRICT;"
+      "CREATE TABLE srv_blob_grants (tenant TEXT NOT NULL, sha256 TEXT NOT NULL, agent TEXT NOT NULL,"
+      " PRIMARY KEY (tenant, sha256, agent)) STRICT, WITHOUT ROWID;"
+      "CREATE TABLE srv_blob_refs (tenant TEXT NOT NULL, tbl TEXT NOT NULL, row_id TEXT NOT NULL, col TEXT NOT NULL,"
+      " sha256 TEXT NOT NULL, PRIMARY KEY (tenant, tbl, row_id, col, sha256)) STRICT, WITHOUT ROWID;"
+      "CREATE INDEX srv_blob_refs_sha ON srv_blob_refs(tenant, sha256);");
+}
+
 Status CreateServerTables(Store& store, int from) {
-  if (from >= 1) return Status::Ok();
+  if (from >= 1) return from >= 2 ? Status::Ok() : CreateBlobTables(store);
+  FB_RETURN_IF_ERROR(CreateBlobTables(store));
   return store.Exec(
       "CREATE TABLE srv_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;"
       "CREATE TABLE srv_tenants (tenant TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0) STRICT;"
@@ -284,6 +301,97 @@ class SqliteSession final : public ServerSession {
     return st.Bind(1, token_id).Bind(2, now_ms).Run();
   }
 
+  Result<std::optional<BlobInfo>> GetBlob(const std::string& tenant, const std::string& sha256) override {
+    FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
+        "SELECT size, received, complete, created_ms, touched_ms FROM srv_blobs WHERE tenant = ?1 AND sha256 = ?2"));
+    st.Bind(1, tenant).Bind(2, sha256);
+    FB_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (!found) return std::optional<BlobInfo>();
+    return std::optional<BlobInfo>(BlobInfo{sha256, st.Int(0), st.Int(1), st.Int(2) != 0, st.Int(3), st.Int(4)});
+  }
+  Status PutBlob(const std::string& tenant, const BlobInfo& b) override {
+    FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
+        "INSERT INTO srv_blobs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(tenant, sha256) DO UPDATE SET "
+        "size = excluded.size, received = excluded.received, complete = excluded.complete, "
+        "touched_ms = excluded.touched_ms"));
+    return st.Bind(1, tenant).Bind(2, b.sha256).Bind(3, b.size).Bind(4, b.received)
+        .Bind(5, int64_t{b.complete ? 1 : 0}).Bind(6, b.created_ms).Bind(7, b.touched_ms).Run();
+  }
+  Status PutBlobChunk(const std::string& tenant, const std::string& sha256, int64_t offset,
+                      std::string_view bytes) override {
+    FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare("INSERT OR REPLACE INTO srv_blob_chunks VALUES (?1, ?2, ?3, ?4)"));
+    static const char kEmpty = 0;
+    return st.Bind(1, tenant).Bind(2, sha256).Bind(3, offset)
+        .BindBlob(4, bytes.empty() ? &kEmpty : bytes.data(), bytes.size()).Run();
+  }
+  Result<std::string> ReadBlob(const std::string& tenant, const std::string& sha256, int64_t offset,
+                               int64_t length) override {
+    FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
+        "SELECT off, data FROM srv_blob_chunks WHERE tenant = ?1 AND sha256 = ?2 AND off < ?4 "
+        "AND off + length(data) > ?3 ORDER BY off"));
+    st.Bind(1, tenant).Bind(2, sha256).Bind(3, offset).Bind(4, offset + length);
+    std::string out;
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      AppendSlice(out, st.Int(0), st.Text(1), offset, length);
+    }
+    return out;
+  }
+  Status DeleteBlob(const std::string& tenant, const std::string& sha256) override {
+    for (const char* sql : {"DELETE FROM srv_blob_chunks WHERE tenant = ?1 AND sha256 = ?2",
+                            "DELETE FROM srv_blob_grants WHERE tenant = ?1 AND sha256 = ?2",
+                            "DELETE FROM srv_blobs WHERE tenant = ?1 AND sha256 = ?2"}) {
+      FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(sql));
+      FB_RETURN_IF_ERROR(st.Bind(1, tenant).Bind(2, sha256).Run());
+    }
+    return Status::Ok();
+  }
+  Status GrantBlob(const std::string& tenant, const std::string& sha256, const std::string& agent) override {
+    FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare("INSERT OR IGNORE INTO srv_blob_grants VALUES (?1, ?2, ?3)"));
+    return st.Bind(1, tenant).Bind(2, sha256).Bind(3, agent).Run();
+  }
+  Result<bool> BlobGranted(const std::string& tenant, const std::string& sha256, const std::string& agent) override {
+    FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
+        "SELECT 1 FROM srv_blob_grants WHERE tenant = ?1 AND sha256 = ?2 AND agent = ?3"));
+    st.Bind(1, tenant).Bind(2, sha256).Bind(3, agent);
+    return st.Step();
+  }
+  Status SetBlobRefs(const std::string& tenant, const std::string& table, const std::string& row_id,
+                     const std::string& column, const std::vector<std::string>& sha256s) override {
+    FB_ASSIGN_OR_RETURN(Statement del, store_->Prepare(
+        "DELETE FROM srv_blob_refs WHERE tenant = ?1 AND tbl = ?2 AND row_id = ?3 AND col = ?4"));
+    FB_RETURN_IF_ERROR(del.Bind(1, tenant).Bind(2, table).Bind(3, row_id).Bind(4, column).Run());
+    del.Reset();
+    FB_ASSIGN_OR_RETURN(Statement ins, store_->Prepare("INSERT OR IGNORE INTO srv_blob_refs VALUES (?1, ?2, ?3, ?4, ?5)"));
+    for (const auto& sha : sha256s) {
+      FB_RETURN_IF_ERROR(ins.Bind(1, tenant).Bind(2, table).Bind(3, row_id).Bind(4, column).Bind(5, sha).Run());
+      ins.Reset();
+    }
+    return Status::Ok();
+  }
+  Result<std::vector<std::pair<std::string, std::string>>> BlobReferrers(const std::string& tenant,
+                                                                        const std::string& sha256) override {
+    FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
+        "SELECT DISTINCT tbl, row_id FROM srv_blob_refs WHERE tenant = ?1 AND sha256 = ?2"));
+    st.Bind(1, tenant).Bind(2, sha256);
+    return Pairs(st);
+  }
+  Result<std::vector<StaleBlob>> StaleBlobs(const std::string& tenant, int64_t cutoff_ms, int limit) override {
+    FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
+        "SELECT b.tenant, b.sha256, b.complete, b.size FROM srv_blobs b WHERE (?1 = '' OR b.tenant = ?1) "
+        "AND b.touched_ms < ?2 AND (b.complete = 0 OR NOT EXISTS (SELECT 1 FROM srv_blob_refs r "
+        "WHERE r.tenant = b.tenant AND r.sha256 = b.sha256)) LIMIT ?3"));
+    st.Bind(1, tenant).Bind(2, cutoff_ms).Bind(3, int64_t{limit});
+    std::vector<StaleBlob> out;
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(StaleBlob{st.String(0), st.String(1), st.Int(2) != 0, st.Int(3)});
+    }
+    return out;
+  }
+
   Status Ping() override { return store_->Exec("SELECT count(*) FROM srv_meta"); }
 
  private:
@@ -361,7 +469,7 @@ class SqliteBackend final : public ServerBackend {
     options.registry = &NoSyncedTables();
     options.busy_timeout_ms = 30000;
     FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(path, options));
-    FB_RETURN_IF_ERROR(store->EnsureComponent({"server", 1, CreateServerTables}));
+    FB_RETURN_IF_ERROR(store->EnsureComponent({"server", 2, CreateServerTables}));
     // Replaced and erased values are overwritten, not left in freed pages.
     FB_RETURN_IF_ERROR(store->Exec("PRAGMA secure_delete=ON"));
     return store;

@@ -4,7 +4,9 @@
 // (OkHttp, URLSession, cpprestsdk in the CLI, an in-process fake in tests). The same
 // interface is where tests inject lost, duplicated and reordered messages.
 //
-// One Sync() call runs round trips until nothing is left to push or pull:
+// One Sync() call first uploads pending blobs (blobs.h), so no row reaches the server
+// before the attachments it names, then runs round trips until nothing is left to push
+// or pull:
 //   PrepareBatch   pending local changes up to a boundary get a batch id, persisted
 //                  before sending, so a retry after a lost response resends the same id
 //                  and the server applies it at most once;
@@ -75,6 +77,8 @@ struct SyncReport {
   int64_t cursor = 0;
   int64_t bytes_sent = 0;
   int64_t bytes_received = 0;
+  int64_t blobs_uploaded = 0;  // pending blobs now complete on the server
+  int64_t blobs_refused = 0;   // blobs the server will not take (too large, damaged)
 };
 
 class SyncClient {

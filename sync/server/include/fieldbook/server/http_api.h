@@ -37,6 +37,8 @@ struct ApiReply {
 struct ApiConfig {
   std::string secret;                       // HMAC key for tokens
   size_t max_body_bytes = 64u << 20;        // after decompression
+  int64_t max_blob_bytes = 25 << 20;        // largest blob accepted (docs/blobs.md)
+  int64_t blob_grace_ms = 24 * 3600 * 1000; // unreferenced or idle blobs live this long
   ServiceConfig service;
 };
 
@@ -48,6 +50,9 @@ struct ApiMetrics {
   std::atomic<int64_t> conflicts{0};
   std::atomic<int64_t> rows_pulled{0};
   std::atomic<int64_t> in_flight{0};
+  std::atomic<int64_t> blob_bytes_received{0};
+  std::atomic<int64_t> blob_bytes_sent{0};
+  std::atomic<int64_t> blobs_collected{0};
   std::mutex mu;
   std::map<std::string, int64_t> rejected_by_code;        // guarded by mu
   std::map<std::string, int64_t> requests_by_route;       // guarded by mu
@@ -82,6 +87,16 @@ class Api {
   static const std::vector<ApiRoute>& Routes();
   SyncService& service() { return service_; }
   ApiMetrics& metrics() { return metrics_; }
+  // What one garbage collection of blobs removed.
+  struct BlobGcReport {
+    int64_t complete = 0;  // complete blobs no row referred to
+    int64_t partial = 0;   // idle partial uploads
+    int64_t bytes = 0;
+  };
+  // Deletes blobs past the grace period (docs/blobs.md) in `tenant`, or in every tenant
+  // when empty. The server runs it periodically; admins through POST /v1/admin/blobs/gc.
+  Result<BlobGcReport> CollectBlobs(const std::string& tenant);
+  int64_t blob_grace_ms() const { return config_.blob_grace_ms; }
   // Stops accepting new syncs (readiness goes false) while in-flight ones finish.
   void BeginShutdown() { shutting_down_ = true; }
 
@@ -92,6 +107,9 @@ class Api {
   Result<Principal> Authenticate(const ApiRequest& request, ServerSession& session);
   ApiReply Sync(const ApiRequest& request);
   ApiReply Admin(const ApiRequest& request, const std::string& path);
+  ApiReply Blob(const ApiRequest& request, const std::string& sha256);  // blob_api.cc
+  ApiReply PutBlob(const ApiRequest& request, ServerSession& session, const Principal& who, const std::string& sha256);
+  ApiReply GetBlob(const ApiRequest& request, ServerSession& session, const Principal& who, const std::string& sha256);
   ApiReply Metrics();
   ApiReply Error(const Status& status);
   void Observe(const std::string& route, int status, int64_t micros);

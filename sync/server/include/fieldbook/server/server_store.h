@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fieldbook/core/status.h"
@@ -99,6 +100,25 @@ struct DeviceInfo {
   bool resync_requested = false;
 };
 
+// An attachment's upload state (docs/blobs.md). Bytes live in chunks, in arrival order.
+struct BlobInfo {
+  std::string sha256;
+  int64_t size = 0;      // declared total
+  int64_t received = 0;  // bytes stored so far; == size once complete
+  bool complete = false;  // every byte arrived and the content hashed to sha256
+  int64_t created_ms = 0;
+  int64_t touched_ms = 0;  // last upload activity; the GC grace period runs from here
+};
+
+// A blob the garbage collector may delete: idle partial uploads, and complete blobs no
+// row refers to, both untouched since the cutoff.
+struct StaleBlob {
+  std::string tenant;
+  std::string sha256;
+  bool complete = false;
+  int64_t size = 0;
+};
+
 // One connection's worth of access. Not thread-safe; a backend hands out one per request.
 class ServerSession {
  public:
@@ -147,6 +167,29 @@ class ServerSession {
   virtual Result<bool> TokenRevoked(const std::string& token_id) = 0;
   virtual Status RevokeToken(const std::string& token_id, int64_t now_ms) = 0;
 
+  // Blobs, per tenant (docs/blobs.md). Upload steps run inside BeginWrite(tenant), so
+  // they are serialised with the syncs that maintain the reference index.
+  virtual Result<std::optional<BlobInfo>> GetBlob(const std::string& tenant, const std::string& sha256) = 0;
+  virtual Status PutBlob(const std::string& tenant, const BlobInfo& info) = 0;
+  virtual Status PutBlobChunk(const std::string& tenant, const std::string& sha256, int64_t offset,
+                              std::string_view bytes) = 0;
+  // Bytes [offset, offset + length) of the stored chunks (shorter when fewer are stored).
+  virtual Result<std::string> ReadBlob(const std::string& tenant, const std::string& sha256, int64_t offset,
+                                       int64_t length) = 0;
+  // The blob's state, bytes and grants.
+  virtual Status DeleteBlob(const std::string& tenant, const std::string& sha256) = 0;
+  // Agents who uploaded (part of) a blob may read it back before any row refers to it.
+  virtual Status GrantBlob(const std::string& tenant, const std::string& sha256, const std::string& agent) = 0;
+  virtual Result<bool> BlobGranted(const std::string& tenant, const std::string& sha256, const std::string& agent) = 0;
+  // Replaces the blobs one cell refers to (the reference index GC and reads consult).
+  virtual Status SetBlobRefs(const std::string& tenant, const std::string& table, const std::string& row_id,
+                             const std::string& column, const std::vector<std::string>& sha256s) = 0;
+  // (table, row id) of every row whose cells refer to the blob.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> BlobReferrers(const std::string& tenant,
+                                                                                const std::string& sha256) = 0;
+  // Candidates for garbage collection in `tenant` (empty: every tenant), at most `limit`.
+  virtual Result<std::vector<StaleBlob>> StaleBlobs(const std::string& tenant, int64_t cutoff_ms, int limit) = 0;
+
   // Health: a trivial query against the database.
   virtual Status Ping() = 0;
 
@@ -186,5 +229,8 @@ struct EncodedRow {
 EncodedRow EncodeRow(const StoredRow& row);
 // Fills row.cells (and the tombstone fields) from the stored form.
 Status DecodeRow(std::string_view body, std::string_view wseqs, StoredRow* row);
+
+// Appends the part of a chunk stored at `chunk_offset` that falls in [offset, offset + length).
+void AppendSlice(std::string& out, int64_t chunk_offset, std::string_view chunk, int64_t offset, int64_t length);
 
 }  // namespace fieldbook::server
