@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "fieldbook/core/encryption.h"
 #include "fieldbook/core/json.h"
 #include "fieldbook/sync/blobs.h"
 #include "fieldbook/sync/cpprest_transport.h"
@@ -367,4 +368,74 @@ TEST_CASE("blobs: erasing a customer removes the blobs only it named, on the ser
   CHECK(!*on_b);                                         // and from the other device
   auto refetch = sync::FetchBlob(*b.store, transport, *sha_id, options);
   CHECK(refetch.status().code() == ErrorCode::kNotFound);
+}
+
+namespace {
+
+// Passes requests on until `fail_after` have gone, then reports the server unreachable.
+class FlakyTransport : public sync::Transport {
+ public:
+  FlakyTransport(sync::Transport& inner, int fail_after) : inner_(inner), left_(fail_after) {}
+  Result<sync::HttpResponse> Send(const sync::HttpRequest& request) override {
+    if (left_-- <= 0) return Status(ErrorCode::kUnreachable, "connection reset (injected)");
+    ++sent_;
+    return inner_.Send(request);
+  }
+  int sent() const { return sent_; }
+
+ private:
+  sync::Transport& inner_;
+  int left_;
+  int sent_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("blobs: a device's upload interrupted mid-way resumes at the server's offset, in an encrypted profile",
+          "[server][blobs]") {
+  const std::string backend = GENERATE(from_range(ServerBackends()));
+  CAPTURE(backend);
+  TempDir dir;
+  ServerProcess server(OptionsFor(backend));
+  INFO(server.error());
+  REQUIRE(server.ok());
+  sync::CpprestTransport transport(server.base_url());
+  const std::string token = server.Token("agent-1", "team-1");
+  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
+  REQUIRE(UnlockStore(*a.store, std::string("blob-test-key-0123456789abcdef"), sync::SyncedTables(*a.store),
+                      sync::Uncaptured(*a.store))
+              .ok());
+  const std::string content = Bytes(5500, 11);
+  auto sha = sync::PutLocalBlob(*a.store, content);
+  REQUIRE(sha.ok());
+  {
+    // Sealed at rest: the bytes do not appear in the profile.
+    auto st = a.store->Prepare("SELECT data FROM fb_blobs WHERE sha256 = ?1");
+    REQUIRE(st.ok());
+    st->Bind(1, *sha);
+    REQUIRE(*st->Step());
+    CHECK(st->Text(0).substr(0, 7) == "fbenc1:");
+    CHECK(st->Text(0).find(content.substr(100, 64)) == std::string_view::npos);
+  }
+  sync::BlobTransferOptions options;
+  options.token = token;
+  options.chunk_bytes = 1000;
+  FlakyTransport flaky(transport, 3);  // three chunks arrive, then the network goes
+  auto cut = sync::UploadPendingBlobs(*a.store, flaky, options);
+  CHECK(cut.status().code() == ErrorCode::kUnreachable);
+  BlobClient admin{server, server.Token("boss", "", server::Role::kAdmin)};
+  CHECK(Header(admin.Head(*sha), "upload-offset") == "3000");
+
+  // The device forgets what it had acknowledged: the server's 409 tells it where to go on.
+  REQUIRE(a.store->Exec("UPDATE fb_blobs SET offset = 0").ok());
+  FlakyTransport rest(transport, 100);
+  auto done = sync::UploadPendingBlobs(*a.store, rest, options);
+  INFO(done.status().ToString());
+  REQUIRE(done.ok());
+  CHECK(done->uploaded == 1);
+  CHECK(rest.sent() == 4);  // one 409, then 3000-3999, 4000-4999, 5000-5499
+  CHECK(admin.Get(*sha).body == content);
+  auto local = sync::GetLocalBlob(*a.store, *sha);
+  REQUIRE(local.ok());
+  CHECK(**local == content);
 }
