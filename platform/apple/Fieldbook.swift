@@ -211,4 +211,12 @@ public final class FieldbookSync {
     try check { fieldbook_sync_status(handle, &out, $0) }
     return takeString(out)
   }
+
+  /// Writes blob `sha256` (a visit photo, an ID scan) to `path`: from the device, or downloaded
+  /// through this sync's transport and kept. Blocking: call it off the main thread.
+  public func fetchBlob(sha256: String, to path: String) throws -> String {
+    var out: UnsafeMutablePointer<CChar>?
+    try check { fieldbook_sync_fetch_blob(handle, sha256, path, &out, $0) }
+    return takeString(out)
+  }
 }

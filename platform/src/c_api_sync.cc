@@ -109,6 +109,20 @@ bool fieldbook_sync_run(fieldbook_sync* sync, char** out_report_json, fieldbook_
   });
 }
 
+bool fieldbook_sync_fetch_blob(fieldbook_sync* sync, const char* sha256, const char* path, char** out_json,
+                               fieldbook_error* out_error) noexcept {
+  return Guard(out_error, [&]() -> Status {
+    if (out_json == nullptr) return NullArgument("out_json");
+    *out_json = nullptr;
+    if (sha256 == nullptr) return NullArgument("sha256");
+    if (path == nullptr) return NullArgument("path");
+    FB_ASSIGN_OR_RETURN(std::shared_ptr<SyncSession> session, FindSession(sync));
+    FB_ASSIGN_OR_RETURN(std::string json, session->FetchBlob(sha256, path));
+    *out_json = CopyOut(json);
+    return Status::Ok();
+  });
+}
+
 bool fieldbook_sync_status(fieldbook_sync* sync, char** out_status_json, fieldbook_error* out_error) noexcept {
   return Guard(out_error, [&]() -> Status {
     if (out_status_json == nullptr) return NullArgument("out_status_json");

@@ -61,5 +61,8 @@ Result<bool> OptionalBool(const rapidjson::Value& args, const char* key, bool fa
 
 // {"id": ID}
 std::string IdJson(std::string_view id);
+// {"sha256": H, "size": n, "source": S} ("source" left out when null), as the blob
+// methods and fieldbook_sync_fetch_blob answer.
+std::string BlobResultJson(const std::string& sha256, size_t size, const char* source);
 
 }  // namespace fieldbook::platform

@@ -4,7 +4,9 @@
 
 #include "c_api_support.h"
 #include "fieldbook/core/env.h"
+#include "fieldbook/core/ids.h"
 #include "fieldbook/core/json.h"
+#include "fieldbook/sync/blobs.h"
 #include "fieldbook/sync/change_capture.h"
 #include "methods.h"
 
@@ -165,6 +167,53 @@ Result<sync::SyncReport> SyncSession::Run() {
   sync::SyncReport report;
   FB_RETURN_IF_ERROR(SyncOnce(shut_down_, &report));
   return report;
+}
+
+Result<std::string> SyncSession::FetchBlob(const std::string& sha256, const std::string& path) {
+  FB_RETURN_IF_ERROR(CheckUsable());
+  if (OnSyncThread()) return Status(ErrorCode::kInvalidArgument, "a blob cannot be fetched from sync callbacks");
+  if (!IsSha256Hex(sha256)) return Status(ErrorCode::kInvalidArgument, "must be 64 lower-case hex digits", "sha256");
+  // Like a sync: one transfer at a time, the database's lock released while waiting on
+  // the network (see SyncOnce).
+  MutexLock one_at_a_time(sync_mu_);
+  run_thread_.store(std::this_thread::get_id());
+  struct ClearThread {
+    std::atomic<std::thread::id>& id;
+    ~ClearThread() { id.store(std::thread::id()); }
+  } clear_thread{run_thread_};
+  sync::BlobTransferOptions options;
+  {
+    MutexLock lock(mu_);
+    options.token = token_;
+  }
+  std::unique_lock<Mutex> db_lock(db_->mu());
+  Store* store = [&]() FB_NO_THREAD_SAFETY_ANALYSIS { return db_->store(); }();
+  if (store == nullptr) return Status(ErrorCode::kInvalidArgument, "the database is closed");
+  auto held = sync::GetLocalBlob(*store, sha256);
+  // A damaged local copy is downloaded again.
+  if (!held.ok() && held.status().code() != ErrorCode::kHashMismatch) return held.status();
+  std::optional<std::string> local = held.ok() ? std::move(*held) : std::nullopt;
+  std::string bytes;
+  const char* source = "local";
+  if (local) {
+    bytes = std::move(*local);
+  } else {
+    transport_.BeginSync(&shut_down_, [&] { db_lock.unlock(); }, [&] { db_lock.lock(); });
+    struct EndSync {
+      CallbackTransport& transport;
+      ~EndSync() { transport.EndSync(); }
+    } end_sync{transport_};
+    auto fetched = sync::FetchBlob(*store, transport_, sha256, options);
+    if (!fetched.ok()) {
+      if (shut_down_.load()) return Status(ErrorCode::kCancelled, "blob download cancelled; it resumes next time");
+      return fetched.status();
+    }
+    bytes = std::move(*fetched);
+    source = "server";
+  }
+  db_lock.unlock();
+  FB_RETURN_IF_ERROR(sync::WriteFileBytes(path, bytes, "path"));
+  return BlobResultJson(sha256, bytes.size(), source);
 }
 
 void SyncSession::Shutdown() {

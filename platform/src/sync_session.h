@@ -53,6 +53,10 @@ class SyncSession {
   Status SetToken(std::string token);
   Status Request();
   Result<sync::SyncReport> Run();
+  // Writes blob `sha256` to `path`: from the device when it has it, else downloaded
+  // through the app's transport (resumable, verified against the hash) and kept. The
+  // answer is fieldbook_sync_fetch_blob's JSON.
+  Result<std::string> FetchBlob(const std::string& sha256, const std::string& path);
   Result<std::string> StatusJson();
 
   // A local write was committed (from Database::Call).

@@ -1,7 +1,5 @@
 // Blob commands: attachments named by their SHA-256 (docs/blobs.md).
-#include <fstream>
 #include <iostream>
-#include <iterator>
 
 #include "cli.h"
 #include "fieldbook/core/ids.h"
@@ -14,26 +12,9 @@
 namespace fieldbook::cli {
 namespace {
 
-Result<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(ErrorCode::kNotFound, "cannot read " + path, "FILE");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return Status(ErrorCode::kIoError, "error reading " + path, "FILE");
-  return bytes;
-}
-
-Status WriteWholeFile(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return Status(ErrorCode::kIoError, "cannot write " + path, "out");
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) return Status(ErrorCode::kIoError, "error writing " + path, "out");
-  return Status::Ok();
-}
-
 Status RunBlobPut(Context& ctx) {
   FB_ASSIGN_OR_RETURN(std::string file, Positional(ctx, 0, "FILE"));
-  FB_ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(file));
+  FB_ASSIGN_OR_RETURN(std::string bytes, sync::ReadFileBytes(file, "FILE"));
   FB_ASSIGN_OR_RETURN(auto store, OpenProfile(ctx));
   FB_ASSIGN_OR_RETURN(std::string sha, sync::PutLocalBlob(*store, bytes));
   if (ctx.args.Has("json")) {
@@ -73,7 +54,7 @@ Status RunBlobGet(Context& ctx) {
                   "this fieldbook was built without an HTTP transport (FIELDBOOK_WITH_CPPREST=OFF)");
 #endif
   }
-  FB_RETURN_IF_ERROR(WriteWholeFile(out, bytes));
+  FB_RETURN_IF_ERROR(sync::WriteFileBytes(out, bytes, "out"));
   if (ctx.args.Has("json")) {
     ctx.out << R"({"sha256":")" << sha << R"(","size":)" << bytes.size() << R"(,"source":")" << source << "\"}\n";
   } else {

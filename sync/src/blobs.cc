@@ -3,6 +3,9 @@
 
 #include <openssl/sha.h>
 
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "fieldbook/core/encryption.h"
@@ -72,6 +75,33 @@ Status CreateBlobTables(Store& store) {
       " state TEXT NOT NULL CHECK (state IN ('upload', 'stored', 'partial', 'refused')),"
       " offset INTEGER NOT NULL DEFAULT 0, error TEXT, created_ms INTEGER NOT NULL) STRICT;"
       "CREATE INDEX IF NOT EXISTS fb_blobs_upload ON fb_blobs(created_ms) WHERE state = 'upload';");
+}
+
+Result<std::string> ReadFileBytes(const std::string& path, const std::string& field) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status(ErrorCode::kNotFound, "cannot read " + path, field);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Status(ErrorCode::kIoError, "error reading " + path, field);
+  return bytes;
+}
+
+Status WriteFileBytes(const std::string& path, std::string_view bytes, const std::string& field) {
+  const std::string temp = path + ".part";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) return Status(ErrorCode::kIoError, "cannot write " + path, field);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) {
+      std::remove(temp.c_str());
+      return Status(ErrorCode::kIoError, "error writing " + path, field);
+    }
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    std::remove(temp.c_str());
+    return Status(ErrorCode::kIoError, "cannot write " + path, field);
+  }
+  return Status::Ok();
 }
 
 Result<std::string> PutLocalBlob(Store& store, std::string_view bytes) {

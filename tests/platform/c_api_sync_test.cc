@@ -439,3 +439,63 @@ TEST_CASE("c api sync: concurrent edits become a conflict that is listed and res
   sb.Run();
   CHECK(a.Call("export") == b.Call("export"));
 }
+
+TEST_CASE("c api sync: a visit photo put on one device is fetched lazily on another and verified") {
+  TempDir dir;
+  TestServer server(dir.File("server.db"));
+  const std::string token = server.Token("agent-1", "team-1");
+  App app(server);
+  Db a(dir.File("a.db")), b(dir.File("b.db"));
+  std::string photo(300 * 1024, '\0');
+  for (size_t i = 0; i < photo.size(); ++i) photo[i] = static_cast<char>((i * 131) ^ (i >> 7));
+  WriteFile(dir.File("photo.jpg"), photo);
+
+  auto put = Parse(a.Call("blob.put", R"({"path":")" + dir.File("photo.jpg") + R"("})"));
+  const std::string sha = put["sha256"].GetString();
+  CHECK(put["size"].GetInt64() == static_cast<int64_t>(photo.size()));
+  const std::string customer = a.AddCustomer(R"({"name":"张三"})");
+  a.Call("visit.add", R"({"customer_id":")" + customer +
+                          R"(","visited_at":"2026-05-01T10:00:00Z","channel":"visit","photos":[")" + sha + R"("]})");
+  // Held on A: served locally without a network.
+  Sync sa(a.get(), app, Options(token));
+  {
+    char* out = nullptr;
+    Error e;
+    REQUIRE(fieldbook_sync_fetch_blob(sa.get(), sha.c_str(), dir.File("a-copy.jpg").c_str(), &out, &e));
+    auto got = Parse(out);
+    fieldbook_free(out);
+    CHECK(std::string(got["source"].GetString()) == "local");
+    CHECK(ReadFile(dir.File("a-copy.jpg")) == photo);
+  }
+  sa.Run();  // uploads the photo, then pushes the visit naming it
+
+  Sync sb(b.get(), app, Options(token));
+  sb.Run();
+  // B has the visit but not the bytes until asked.
+  Error missing = b.Fail("blob.get", R"({"sha256":")" + sha + R"(","path":")" + dir.File("b.jpg") + R"("})");
+  CHECK(missing.code == FIELDBOOK_ERR_NOT_FOUND);
+  char* out = nullptr;
+  Error e;
+  REQUIRE(fieldbook_sync_fetch_blob(sb.get(), sha.c_str(), dir.File("b.jpg").c_str(), &out, &e));
+  auto got = Parse(out);
+  fieldbook_free(out);
+  CHECK(std::string(got["source"].GetString()) == "server");
+  CHECK(ReadFile(dir.File("b.jpg")) == photo);
+  // Kept: the method now finds it on the device.
+  auto local = Parse(b.Call("blob.get", R"({"sha256":")" + sha + R"(","path":")" + dir.File("b2.jpg") + R"("})"));
+  CHECK(std::string(local["source"].GetString()) == "local");
+  CHECK(ReadFile(dir.File("b2.jpg")) == photo);
+
+  // Bad input is refused by name; a hash nobody uploaded is not found.
+  CHECK_FALSE(fieldbook_sync_fetch_blob(sb.get(), "nothex", dir.File("x").c_str(), &out, &e));
+  CHECK(e.code == FIELDBOOK_ERR_INVALID_ARGUMENT);
+  CHECK_FALSE(fieldbook_sync_fetch_blob(sb.get(), nullptr, dir.File("x").c_str(), &out, &e));
+  CHECK(e.code == FIELDBOOK_ERR_INVALID_ARGUMENT);
+  const std::string unknown(64, 'a');
+  CHECK_FALSE(fieldbook_sync_fetch_blob(sb.get(), unknown.c_str(), dir.File("x").c_str(), &out, &e));
+  CHECK(e.code == FIELDBOOK_ERR_NOT_FOUND);
+  CHECK(out == nullptr);
+  Error no_file = a.Fail("blob.put", R"({"path":")" + dir.File("no-such-file") + R"("})");
+  CHECK(no_file.code == FIELDBOOK_ERR_NOT_FOUND);
+  app.JoinWorkers();
+}

@@ -476,6 +476,22 @@ JNIEXPORT jbyteArray JNICALL Java_com_fieldbook_NativeBridge_syncStatus(JNIEnv* 
   return TakeJson(env, out);
 }
 
+JNIEXPORT jbyteArray JNICALL Java_com_fieldbook_NativeBridge_syncFetchBlob(JNIEnv* env, jclass, jlong sync,
+                                                                        jbyteArray sha256, jbyteArray path) {
+  return Run<jbyteArray>(env, nullptr, [&]() -> jbyteArray {
+    Utf8 h(env, sha256);
+    Utf8 p(env, path);
+    char* out = nullptr;
+    fieldbook_error e;
+    if (!fieldbook_sync_fetch_blob(FromJava<fieldbook_sync>(sync), h.present ? h.text.c_str() : nullptr,
+                                   p.present ? p.text.c_str() : nullptr, &out, &e)) {
+      Throw(env, e);
+      return nullptr;
+    }
+    return TakeJson(env, out);
+  });
+}
+
 JNIEXPORT jboolean JNICALL Java_com_fieldbook_NativeBridge_transportComplete(JNIEnv* env, jclass, jlong request,
                                                                              jint status, jbyteArray body) {
   return Run<jboolean>(env, JNI_FALSE, [&]() -> jboolean {

@@ -382,6 +382,19 @@ FIELDBOOK_API bool fieldbook_sync_run(fieldbook_sync* FIELDBOOK_NULLABLE sync,
                                       char* FIELDBOOK_NULLABLE* FIELDBOOK_NONNULL out_report_json,
                                       fieldbook_error* FIELDBOOK_NULLABLE out_error) FIELDBOOK_NOEXCEPT;
 
+/* Writes blob `sha256` (a visit photo, an ID scan: rows name blobs by the SHA-256 of their
+ * bytes, see docs/blobs.md) to the file `path`: from the device when it has it, else
+ * downloaded through this sync's transport with its token, resumably and verified against
+ * the hash, and kept on the device. Blocks like fieldbook_sync_run (never on a UI thread,
+ * nor from a callback); waits for a sync in progress. On success `*out_json` receives
+ * {"sha256", "size", "source": "local" | "server"}. FIELDBOOK_NOT_FOUND when the server
+ * has no such blob or the token may not read it. Blobs are put with the database method
+ * "blob.put" {"path": FILE}; the next sync uploads them. */
+FIELDBOOK_API bool fieldbook_sync_fetch_blob(fieldbook_sync* FIELDBOOK_NULLABLE sync, const char* FIELDBOOK_NONNULL sha256,
+                                             const char* FIELDBOOK_NONNULL path,
+                                             char* FIELDBOOK_NULLABLE* FIELDBOOK_NONNULL out_json,
+                                             fieldbook_error* FIELDBOOK_NULLABLE out_error) FIELDBOOK_NOEXCEPT;
+
 /* The sync's status: {"state": "idle" | "syncing" | "backing_off" | "offline" |
  * "stopped", "online": bool, "failures": n (in a row), "next_sync_in_ms": n | null,
  * "pending_rows": n (local changes not yet acknowledged), "last_error": {"code": n,

@@ -44,6 +44,13 @@ Status CreateBlobTables(Store& store);
 // Stores bytes as a pending upload (again, when they are here already: the next sync
 // makes sure the server has them) and returns their sha256.
 Result<std::string> PutLocalBlob(Store& store, std::string_view bytes);
+// A file's whole content, for putting it as a blob; kNotFound when it cannot be opened
+// (`field` names the argument in the error).
+Result<std::string> ReadFileBytes(const std::string& path, const std::string& field);
+// Writes `bytes` to `path` through a temporary file renamed over it, so nobody sees half
+// a blob there.
+Status WriteFileBytes(const std::string& path, std::string_view bytes, const std::string& field);
+
 // The complete bytes of a blob held locally (verified against the hash), or nullopt.
 Result<std::optional<std::string>> GetLocalBlob(Store& store, const std::string& sha256);
 // Hashes named by the blob-reference cells of every row under `root`.

@@ -42,6 +42,7 @@ final class NativeBridge {
   static native void syncRequest(long sync) throws FieldbookException;
   static native byte[] syncRun(long sync) throws FieldbookException;
   static native byte[] syncStatus(long sync) throws FieldbookException;
+  static native byte[] syncFetchBlob(long sync, byte[] sha256, byte[] path) throws FieldbookException;
   static native boolean transportComplete(long request, int httpStatus, byte[] body);
   static native boolean transportFail(long request, int code, byte[] message);
 

@@ -55,6 +55,15 @@ public final class Sync implements AutoCloseable {
   /** {"state", "online", "failures", "next_sync_in_ms", "pending_rows", "last_error", "last_report"}. */
   public String status() throws FieldbookException { return NativeBridge.string(NativeBridge.syncStatus(handle)); }
 
+  /**
+   * Writes blob {@code sha256} (a visit photo, an ID scan) to {@code path}: from the device, or
+   * downloaded through this sync's transport and kept. Blocking (never the UI thread); returns
+   * {"sha256", "size", "source"}. Blobs are put with the database method "blob.put".
+   */
+  public String fetchBlob(String sha256, String path) throws FieldbookException {
+    return NativeBridge.string(NativeBridge.syncFetchBlob(handle, NativeBridge.utf8(sha256), NativeBridge.utf8(path)));
+  }
+
   /** Stops the sync and releases it; afterwards no callback runs. Idempotent. */
   @Override
   public synchronized void close() throws FieldbookException {
