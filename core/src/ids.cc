@@ -15,13 +15,7 @@ std::string HexEncode(const uint8_t* data, size_t n) {
   return out;
 }
 
-std::string UuidV7(int64_t ms, const uint8_t* random16) {
-  uint8_t b[16];
-  for (int i = 0; i < 16; ++i) b[i] = random16[i];
-  const auto t = static_cast<uint64_t>(ms);
-  for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(t >> (8 * (5 - i)));
-  b[6] = static_cast<uint8_t>(0x70 | (b[6] & 0x0f));  // version 7
-  b[8] = static_cast<uint8_t>(0x80 | (b[8] & 0x3f));  // RFC 9562 variant
+std::string FormatUuid(const uint8_t* b) {
   static const char kHex[] = "0123456789abcdef";
   std::string out(36, '-');
   size_t pos = 0;
@@ -31,6 +25,16 @@ std::string UuidV7(int64_t ms, const uint8_t* random16) {
     out[pos++] = kHex[b[i] & 15];
   }
   return out;
+}
+
+std::string UuidV7(int64_t ms, const uint8_t* random16) {
+  uint8_t b[16];
+  for (int i = 0; i < 16; ++i) b[i] = random16[i];
+  const auto t = static_cast<uint64_t>(ms);
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(t >> (8 * (5 - i)));
+  b[6] = static_cast<uint8_t>(0x70 | (b[6] & 0x0f));  // version 7
+  b[8] = static_cast<uint8_t>(0x80 | (b[8] & 0x3f));  // RFC 9562 variant
+  return FormatUuid(b);
 }
 
 std::string NewUuidV7(Env& env) {

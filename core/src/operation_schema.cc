@@ -109,15 +109,7 @@ std::string DerivedId(std::string_view key) {
   }
   digest[6] = static_cast<uint8_t>((digest[6] & 0x0f) | 0x80);  // version 8
   digest[8] = static_cast<uint8_t>((digest[8] & 0x3f) | 0x80);  // RFC 9562 variant
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(36, '-');
-  size_t at = 0;
-  for (int i = 0; i < 16; ++i) {
-    if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
-    out[at++] = kHex[digest[i] >> 4];
-    out[at++] = kHex[digest[i] & 0x0f];
-  }
-  return out;
+  return FormatUuid(digest);
 }
 
 Date ChinaDateOfMs(int64_t ms) { return DateOfMs(ms + kChinaOffsetMs); }

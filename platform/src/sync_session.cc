@@ -161,6 +161,22 @@ void SyncSession::LocalWrite() {
   if (!shut_down_.load()) scheduler_->LocalWrite();
 }
 
+namespace {
+
+// Marks the calling thread as the one inside a sync (OnSyncThread) for its scope.
+class RunThreadMark {
+ public:
+  explicit RunThreadMark(std::atomic<std::thread::id>& id) : id_(id) { id_.store(std::this_thread::get_id()); }
+  ~RunThreadMark() { id_.store(std::thread::id()); }
+  RunThreadMark(const RunThreadMark&) = delete;
+  RunThreadMark& operator=(const RunThreadMark&) = delete;
+
+ private:
+  std::atomic<std::thread::id>& id_;
+};
+
+}  // namespace
+
 Result<sync::SyncReport> SyncSession::Run() {
   FB_RETURN_IF_ERROR(CheckUsable());
   if (OnSyncThread()) return Status(ErrorCode::kInvalidArgument, "a sync cannot be run from its own callbacks");
@@ -176,11 +192,7 @@ Result<std::string> SyncSession::FetchBlob(const std::string& sha256, const std:
   // Like a sync: one transfer at a time, the database's lock released while waiting on
   // the network (see SyncOnce).
   MutexLock one_at_a_time(sync_mu_);
-  run_thread_.store(std::this_thread::get_id());
-  struct ClearThread {
-    std::atomic<std::thread::id>& id;
-    ~ClearThread() { id.store(std::thread::id()); }
-  } clear_thread{run_thread_};
+  const RunThreadMark on_sync_thread(run_thread_);
   sync::BlobTransferOptions options;
   {
     MutexLock lock(mu_);
@@ -226,11 +238,7 @@ void SyncSession::Shutdown() {
 
 Status SyncSession::SyncOnce(const std::atomic<bool>& cancel, sync::SyncReport* report) {
   MutexLock one_at_a_time(sync_mu_);
-  run_thread_.store(std::this_thread::get_id());
-  struct ClearThread {
-    std::atomic<std::thread::id>& id;
-    ~ClearThread() { id.store(std::thread::id()); }
-  } clear_thread{run_thread_};
+  const RunThreadMark on_sync_thread(run_thread_);
   if (cancel.load()) return Status(ErrorCode::kCancelled, "sync cancelled before it started");
   std::string token;
   {

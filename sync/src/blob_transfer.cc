@@ -12,6 +12,7 @@
 #include "fieldbook/sync/blobs.h"
 #include "fieldbook/sync/client.h"
 #include "fieldbook/sync/protocol.h"
+#include "blob_store.h"
 
 namespace fieldbook::sync {
 namespace {
@@ -127,17 +128,12 @@ Status UploadOne(Store& store, Transport& transport, const std::string& sha256, 
 
 Status SavePartial(Store& store, const std::string& sha256, const std::string& bytes, const std::string& state,
                    int64_t size) {
-  std::string data = bytes;
-  if (store.cipher()) {
-    FB_ASSIGN_OR_RETURN(data, store.cipher()->Seal(bytes));
-  }
+  FB_ASSIGN_OR_RETURN(std::string data, SealBytes(store, bytes));
   FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
       "INSERT INTO fb_blobs(sha256, size, data, state, offset, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
       "ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, data = excluded.data, state = excluded.state, "
       "offset = excluded.offset, error = NULL"));
-  static const char kEmpty = 0;
-  if (store.cipher()) st.Bind(3, data);
-  else st.BindBlob(3, data.empty() ? &kEmpty : data.data(), data.size());
+  BindStoredBytes(store, st, 3, data);
   return st.Bind(1, sha256).Bind(2, size).Bind(4, state).Bind(5, static_cast<int64_t>(bytes.size()))
       .Bind(6, store.env().NowMs()).Run();
 }

@@ -1,5 +1,6 @@
 // Blobs on the device: hashing, the reference format, and fb_blobs (see blobs.h).
 #include "fieldbook/sync/blobs.h"
+#include "blob_store.h"
 
 #include <openssl/sha.h>
 
@@ -16,11 +17,6 @@
 namespace fieldbook::sync {
 namespace {
 
-// The bytes as kept in fb_blobs.data (invariant 2).
-Result<std::string> SealBytes(const Store& store, std::string_view bytes) {
-  if (!store.cipher()) return std::string(bytes);
-  return store.cipher()->Seal(bytes);
-}
 
 Result<std::string> OpenBytes(const Store& store, std::string_view stored, const std::string& sha256) {
   if (!CellCipher::IsSealed(stored)) return std::string(stored);
@@ -104,6 +100,20 @@ Status WriteFileBytes(const std::string& path, std::string_view bytes, const std
   return Status::Ok();
 }
 
+Result<std::string> SealBytes(const Store& store, std::string_view bytes) {
+  if (!store.cipher()) return std::string(bytes);
+  return store.cipher()->Seal(bytes);
+}
+
+void BindStoredBytes(const Store& store, Statement& st, int index, const std::string& data) {
+  static const char kEmpty = 0;  // a zero-length blob, not NULL
+  if (store.cipher()) {
+    st.Bind(index, data);  // sealed: text
+  } else {
+    st.BindBlob(index, data.empty() ? &kEmpty : data.data(), data.size());
+  }
+}
+
 Result<std::string> PutLocalBlob(Store& store, std::string_view bytes) {
   const std::string sha = Sha256Hex(bytes);
   FB_ASSIGN_OR_RETURN(std::string data, SealBytes(store, bytes));
@@ -114,9 +124,7 @@ Result<std::string> PutLocalBlob(Store& store, std::string_view bytes) {
       "INSERT INTO fb_blobs(sha256, size, data, state, offset, created_ms) VALUES (?1, ?2, ?3, 'upload', 0, ?4) "
       "ON CONFLICT(sha256) DO UPDATE SET data = excluded.data, size = excluded.size, state = 'upload', offset = 0, "
       "error = NULL, created_ms = excluded.created_ms WHERE fb_blobs.state <> 'upload'"));
-  static const char kEmpty = 0;
-  if (store.cipher()) st.Bind(3, data);
-  else st.BindBlob(3, data.empty() ? &kEmpty : data.data(), data.size());
+  BindStoredBytes(store, st, 3, data);
   FB_RETURN_IF_ERROR(st.Bind(1, sha).Bind(2, static_cast<int64_t>(bytes.size())).Bind(4, store.env().NowMs()).Run());
   return sha;
 }
