@@ -143,10 +143,23 @@ class Builder {
       if (a.id8 != b.id8) return a.id8 < b.id8;
       return x.id < y.id;
     });
-    std::vector<Occasion> sorted;
-    sorted.reserve(occasions_.size());
-    for (const Key& k : keys) sorted.push_back(std::move(occasions_[k.at]));
-    occasions_ = std::move(sorted);
+    // Applied in place, cycle by cycle: a second vector of occasions would double the
+    // memory (tens of megabytes at 100k customers).
+    std::vector<uint32_t> source(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) source[i] = keys[i].at;
+    for (size_t i = 0; i < source.size(); ++i) {
+      if (source[i] == i) continue;
+      Occasion held = std::move(occasions_[i]);
+      size_t at = i;
+      while (source[at] != i) {
+        const size_t from = source[at];
+        occasions_[at] = std::move(occasions_[from]);
+        source[at] = static_cast<uint32_t>(at);
+        at = from;
+      }
+      occasions_[at] = std::move(held);
+      source[at] = static_cast<uint32_t>(at);
+    }
     out.occasions = std::move(occasions_);
     return Status::Ok();
   }
@@ -240,15 +253,18 @@ class Builder {
         c.person = st.Text(3) == "person";
         c.birth = DateOf(st, 4);
         c.lunar = st.OptInt(5).value_or(0) == 1;
-        const std::string_view tier = st.IsNull(6) ? std::string_view("general") : st.Text(6);
-        c.tier = &TierName(tier);
-        c.revisit_days = config_.Tier(*c.tier).revisit_days;
+        const TierInfo& tier = TierOf(st.IsNull(6) ? std::string_view("general") : st.Text(6));
+        c.tier = &tier.name;
+        c.revisit_days = tier.revisit_days;
         c.left = st.Text(7) == "left";
         c.last_contact_ms = std::max(st.OptInt(8).value_or(0), st.OptInt(9).value_or(0));
       }
     }
     {
-      FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare("SELECT customer_id, MAX(visited_at) FROM visits GROUP BY 1"));
+      // The table in storage order: grouping by customer walks the customer_id index and
+      // fetches every visit by rowid.
+      FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
+          "SELECT customer_id, visited_at FROM visits WHERE visited_at IS NOT NULL"));
       for (;;) {
         FB_ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) break;
@@ -305,12 +321,16 @@ class Builder {
 
   const CustomerInfo* Customer(std::string_view id) { return customers_.Find(id); }
 
-  // One string per distinct tier, shared by every customer of that tier.
-  const std::string& TierName(std::string_view tier) {
-    for (const std::string& t : tiers_) {
-      if (t == tier) return t;
+  // One entry per distinct tier, shared by every customer of that tier.
+  struct TierInfo {
+    std::string name;
+    int revisit_days;
+  };
+  const TierInfo& TierOf(std::string_view tier) {
+    for (const TierInfo& t : tiers_) {
+      if (t.name == tier) return t;
     }
-    return tiers_.emplace_back(tier);
+    return tiers_.push_back(TierInfo{std::string(tier), config_.Tier(tier).revisit_days}), tiers_.back();
   }
 
   static Result<std::string> ConsentId(Statement& id_of, int64_t rowid) {
@@ -529,7 +549,7 @@ class Builder {
   LunarCalendar& lunar_;
   const OperationConfig& config_;
   CustomerTable customers_;
-  std::deque<std::string> tiers_;  // a deque: customers point at its strings
+  std::deque<TierInfo> tiers_;  // a deque: customers point at its names
   std::string key_;  // scratch for occasion ids
   std::unordered_map<int64_t, LunarDate> lunar_born_;
   std::unordered_map<int, Date> solar_;
@@ -537,7 +557,17 @@ class Builder {
   std::vector<Occasion> occasions_;
 };
 
-void OptString(rapidjson::Writer<rapidjson::StringBuffer>& w, const std::string& s) {
+// A rapidjson output stream appending to a string: the JSON of a large calendar is
+// written once, not built in a buffer and copied.
+struct StringOutput {
+  using Ch = char;
+  explicit StringOutput(std::string& s) : out(s) {}
+  void Put(char c) { out.push_back(c); }
+  void Flush() {}
+  std::string& out;
+};
+
+void OptString(rapidjson::Writer<StringOutput>& w, const std::string& s) {
   if (s.empty()) {
     w.Null();
   } else {
@@ -567,8 +597,10 @@ Result<CalendarResult> ServiceCalendar(Store& store, const CalendarQuery& query,
 }
 
 std::string CalendarJson(const CalendarResult& r) {
-  rapidjson::StringBuffer buf(nullptr, 1024 + 400 * r.occasions.size());  // about 400 bytes an occasion
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  std::string out;
+  out.reserve(1024 + 400 * r.occasions.size());  // about 400 bytes an occasion
+  StringOutput buf(out);
+  rapidjson::Writer<StringOutput> w(buf);
   w.StartObject();
   w.Key("from");
   w.String(r.query.from.ToString().c_str());
@@ -620,7 +652,7 @@ std::string CalendarJson(const CalendarResult& r) {
   }
   w.EndArray();
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  return out;
 }
 
 Result<int> WorkingDays(Store& store, const Date& from, const Date& to) {
