@@ -11,10 +11,10 @@
 //     that maintain the reference index, so the GC's re-check cannot race a new reference.
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <tuple>
-
-#include <cstdlib>
 
 #include "api_internal.h"
 #include "fieldbook/core/ids.h"
@@ -67,23 +67,38 @@ std::optional<ContentRange> ParseContentRange(const std::string& text) {
   return r;
 }
 
-// "bytes=A-B", "bytes=A-" or "bytes=-N" against `size`: [first, last], or nullopt when
-// the range is malformed or outside the content.
-std::optional<std::pair<int64_t, int64_t>> ParseRange(const std::string& text, int64_t size) {
-  if (text.rfind("bytes=", 0) != 0 || text.find(',') != std::string::npos) return std::nullopt;
+// What a Range header asks of `size` bytes (RFC 9110 section 14): one byte range
+// [first, last]; nothing to honour (another unit, several ranges, which we do not
+// serve as multipart, or a syntactically invalid range: the header is ignored and the
+// whole blob sent); or a valid range that lies outside the content (416).
+struct RangeRequest {
+  enum class Kind { kIgnore, kUnsatisfiable, kRange } kind = Kind::kIgnore;
+  int64_t first = 0, last = 0;
+};
+
+bool AllDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+RangeRequest ParseRange(const std::string& text, int64_t size) {
+  RangeRequest r;
+  if (text.rfind("bytes=", 0) != 0 || text.find(',') != std::string::npos) return r;
   const std::string spec = text.substr(6);
   const size_t dash = spec.find('-');
-  if (dash == std::string::npos) return std::nullopt;
+  if (dash == std::string::npos) return r;
   const std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
-  if (a.empty()) {
-    const int64_t n = ParseCount(b);
-    if (n <= 0 || size == 0) return std::nullopt;
-    return std::make_pair(std::max<int64_t>(0, size - n), size - 1);
+  if (a.empty()) {  // the last N bytes
+    if (!AllDigits(b)) return r;
+    const int64_t n = ParseCount(b);  // -1: more digits than any blob has bytes
+    if (n == 0 || size == 0) return RangeRequest{RangeRequest::Kind::kUnsatisfiable};
+    return RangeRequest{RangeRequest::Kind::kRange, n < 0 ? 0 : std::max<int64_t>(0, size - n), size - 1};
   }
+  if (!AllDigits(a) || (!b.empty() && !AllDigits(b))) return r;
   const int64_t first = ParseCount(a);
-  int64_t last = b.empty() ? size - 1 : ParseCount(b);
-  if (first < 0 || last < 0 || first >= size || last < first) return std::nullopt;
-  return std::make_pair(first, std::min(last, size - 1));
+  const int64_t last = b.empty() ? -1 : ParseCount(b);  // -1 also for a number past any size
+  if (first >= 0 && !b.empty() && last >= 0 && last < first) return r;  // invalid: ignored
+  if (first < 0 || first >= size) return RangeRequest{RangeRequest::Kind::kUnsatisfiable};
+  return RangeRequest{RangeRequest::Kind::kRange, first, last < 0 ? size - 1 : std::min(last, size - 1)};
 }
 
 std::string BlobJson(const BlobInfo& b) {
@@ -240,16 +255,17 @@ ApiReply Api::GetBlob(const ApiRequest& request, ServerSession& session, const P
     const std::string range = HeaderOf(request, "range");
     ApiReply reply;
     reply.status = 200;
-    if (!range.empty()) {
-      auto r = ParseRange(range, b->size);
-      if (!r) {
+    const RangeRequest r = range.empty() ? RangeRequest{} : ParseRange(range, b->size);
+    if (r.kind != RangeRequest::Kind::kIgnore) {
+      if (r.kind == RangeRequest::Kind::kUnsatisfiable) {
         ApiReply refused = Error(Status(ErrorCode::kRangeNotSatisfiable,
                                         "the blob has " + std::to_string(b->size) + " bytes; " + range + " is outside them",
                                         "range"));
         refused.headers.emplace_back("Content-Range", "bytes */" + std::to_string(b->size));
         return refused;
       }
-      std::tie(first, last) = *r;
+      first = r.first;
+      last = r.last;
       reply.status = 206;
       reply.headers.emplace_back("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" +
                                                       std::to_string(b->size));
