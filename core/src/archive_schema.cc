@@ -67,8 +67,9 @@ TableSpec Customers() {
       .Text("external_ref").MaxLength(128)
       .Text("legacy_owner").MaxLength(128)  // owner in the system a list was imported from
       .Int("last_contact_at", Format::kTimestamp).Merge(kMax)
-      // scanned ID copies, business licenses, signed forms (docs/blobs.md)
-      .Text("documents", Format::kBlobRefs).Personal().ColumnSince(3);
+      // scanned ID copies, business licenses, signed forms (docs/blobs.md): sensitive like
+      // the ID number, so encrypted at rest and withheld from a lead (minimization.h)
+      .Text("documents", Format::kBlobRefs).Sensitive().ColumnSince(3);
   Stamps(b);
   return std::move(b).Build();
 }

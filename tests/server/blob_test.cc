@@ -271,6 +271,21 @@ TEST_CASE("blobs: other tenants never see a blob, agents see those they uploaded
   CHECK(stranger.Head(sha).status == 200);
   CHECK(Header(stranger.Head(sha), "upload-complete") == "false");
   CHECK(owner.Get(sha).body == photo);
+
+  // A scanned ID copy is sensitive like the ID number: named in customers.documents it is
+  // for the owning agent and the admin, not for the team lead (data minimisation).
+  const std::string scan = Bytes(3000, 9);
+  const std::string scan_sha = sync::Sha256Hex(scan);
+  REQUIRE(owner.Put(scan_sha, scan).status == 200);
+  REQUIRE(device.archive->Set("customers", *customer, R"({"documents":[{"sha256":")" + scan_sha +
+                                                          R"(","kind":"id_copy"}]})").ok());
+  auto again = device.Sync(transport, owner.token);
+  INFO(again.status().ToString());
+  REQUIRE(again.ok());
+  CHECK(owner.Get(scan_sha).body == scan);
+  CHECK(admin.Get(scan_sha).status == 200);
+  CHECK(lead.Get(scan_sha).status == 404);
+  CHECK(colleague.Get(scan_sha).status == 404);
 }
 
 TEST_CASE("blobs: GC removes unreferenced and idle partial blobs after the grace period and keeps referenced ones",

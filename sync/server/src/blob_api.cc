@@ -18,6 +18,8 @@
 
 #include "api_internal.h"
 #include "fieldbook/core/ids.h"
+#include "fieldbook/server/minimization.h"
+#include "fieldbook/sync/blobs.h"
 #include "fieldbook/sync/protocol.h"
 
 namespace fieldbook::server {
@@ -121,8 +123,28 @@ Result<std::string> HashOfStored(ServerSession& session, const std::string& tena
   return HexEncode(d, n);
 }
 
+// True when a column of `row` that a caller without sensitive data receives names the
+// blob (minimization.h): a scanned ID copy in a withheld column is no more readable than
+// the ID number.
+bool NamedInReceivedColumn(const std::vector<const TableSpec*>& tables, const StoredRow& row,
+                           const std::string& sha256) {
+  for (const TableSpec* t : tables) {
+    if (t->name != row.table) continue;
+    for (const ColumnSpec& col : t->columns) {
+      if (!sync::IsBlobColumn(col) || IsWithheldColumn(col)) continue;
+      auto it = row.cells.find(col.name);
+      if (it == row.cells.end() || !AsText(it->second.value)) continue;
+      for (const std::string& h : sync::BlobRefsIn(*AsText(it->second.value))) {
+        if (h == sha256) return true;
+      }
+    }
+  }
+  return false;
+}
+
 // Whether the caller may read the blob (guarantee 3).
-Result<bool> MayRead(ServerSession& session, const Principal& who, const std::string& sha256) {
+Result<bool> MayRead(ServerSession& session, const Principal& who, const std::string& sha256,
+                     const std::vector<const TableSpec*>& tables) {
   if (who.role == Role::kAdmin) return true;
   FB_ASSIGN_OR_RETURN(bool granted, session.BlobGranted(who.tenant, sha256, who.agent));
   if (granted) return true;
@@ -132,7 +154,8 @@ Result<bool> MayRead(ServerSession& session, const Principal& who, const std::st
     FB_ASSIGN_OR_RETURN(std::optional<StoredRow> row, session.GetRow(who.tenant, table, id));
     if (!row || row->deleted) continue;
     FB_ASSIGN_OR_RETURN(std::optional<RootInfo> root, session.GetRoot(who.tenant, row->root_id));
-    if (root && scope.Covers(*root)) return true;
+    if (!root || !scope.Covers(*root)) continue;
+    if (SeesSensitive(scope, *root) || NamedInReceivedColumn(tables, *row, sha256)) return true;
   }
   return false;
 }
@@ -238,7 +261,7 @@ ApiReply Api::GetBlob(const ApiRequest& request, ServerSession& session, const P
     FB_RETURN_IF_ERROR(session.BeginRead());
     FB_ASSIGN_OR_RETURN(std::optional<BlobInfo> b, session.GetBlob(who.tenant, sha256));
     if (!b) return Error(absent);
-    FB_ASSIGN_OR_RETURN(bool may, MayRead(session, who, sha256));
+    FB_ASSIGN_OR_RETURN(bool may, MayRead(session, who, sha256, service_.config().tables));
     if (!may) return Error(absent);
     if (request.method == "HEAD") {
       // Upload state for resuming clients, also while incomplete.
