@@ -4,6 +4,7 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -175,14 +176,32 @@ Status DropUnreferencedBlobs(Store& store, const std::vector<std::string>& sha25
     bool referenced = false;
     for (const auto& [t, cols] : columns) {
       for (const ColumnSpec* c : cols) {
-        // A hash is 64 hex digits: a substring match finds exactly the cells naming it
-        // (sealed cells cannot be searched and count as naming it, to be safe).
+        // A hash is 64 hex digits: a substring match finds exactly the cells naming it.
+        // Sealed cells (sensitive columns of an encrypted profile) are opened and read;
+        // one that cannot be opened counts as naming it, to be safe.
         FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
-            "SELECT 1 FROM " + QuoteIdent(t->name) + " WHERE instr(" + QuoteIdent(c->name) + ", ?1) > 0 OR " +
-            QuoteIdent(c->name) + " LIKE 'fbenc1:%' LIMIT 1"));
+            "SELECT " + QuoteIdent(c->name) + " FROM " + QuoteIdent(t->name) + " WHERE instr(" +
+            QuoteIdent(c->name) + ", ?1) > 0 OR " + QuoteIdent(c->name) + " LIKE 'fbenc1:%'"));
         st.Bind(1, sha);
-        FB_ASSIGN_OR_RETURN(bool row, st.Step());
-        if (row) referenced = true;
+        for (;;) {
+          FB_ASSIGN_OR_RETURN(bool row, st.Step());
+          if (!row) break;
+          const std::string_view cell = st.Text(0);
+          if (!CellCipher::IsSealed(cell)) {
+            referenced = true;
+            break;
+          }
+          auto opened = store.cipher() ? store.cipher()->Open(cell) : Result<std::string>(Status(ErrorCode::kWrongKey, ""));
+          if (!opened.ok()) {
+            referenced = true;
+            break;
+          }
+          const auto refs = BlobRefsIn(*opened);
+          if (std::find(refs.begin(), refs.end(), sha) != refs.end()) {
+            referenced = true;
+            break;
+          }
+        }
         if (referenced) break;
       }
       if (referenced) break;

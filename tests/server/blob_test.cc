@@ -359,6 +359,17 @@ TEST_CASE("blobs: erasing a customer removes the blobs only it named, on the ser
   BlobClient admin{server, server.Token("boss", "", server::Role::kAdmin)};
   TestDevice a(dir.File("a.db"), "agent-1", "team-1");
   TestDevice b(dir.File("b.db"), "agent-1", "team-1");
+  // customers.documents is sensitive: in an encrypted profile its cells are sealed and
+  // must be opened to know which blobs they name.
+  const bool encrypted = GENERATE(false, true);
+  CAPTURE(encrypted);
+  if (encrypted) {
+    for (TestDevice* d : {&a, &b}) {
+      REQUIRE(UnlockStore(*d->store, std::string("erase-test-key-0123456789abcdef"), sync::SyncedTables(*d->store),
+                          sync::Uncaptured(*d->store))
+                  .ok());
+    }
+  }
   const std::string id_copy = Bytes(4000, 9), shared = Bytes(3000, 10);
   auto sha_id = sync::PutLocalBlob(*a.store, id_copy);
   auto sha_shared = sync::PutLocalBlob(*a.store, shared);
