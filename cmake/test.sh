@@ -15,7 +15,9 @@ echo "== ASan+UBSan build"
 ./cmake/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFIELDBOOK_SANITIZE=ON -DFIELDBOOK_BUILD_BENCH=OFF
 echo "== ASan+UBSan tests"
 # The simulation runs its full seed count in the Release build; a sample here.
+lsan_suppressions="$root/cmake/lsan.supp"
 (cd build-asan && FIELDBOOK_SIM_SEEDS="${FIELDBOOK_SIM_SEEDS_ASAN:-40}" \
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS="suppressions=${lsan_suppressions}" \
   ctest -j2 --output-on-failure --timeout 900)
 echo "== all tests passed"
