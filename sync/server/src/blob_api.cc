@@ -21,6 +21,7 @@
 #include "fieldbook/server/minimization.h"
 #include "fieldbook/sync/blobs.h"
 #include "fieldbook/sync/protocol.h"
+#include "service_internal.h"
 
 namespace fieldbook::server {
 namespace {
@@ -128,16 +129,12 @@ Result<std::string> HashOfStored(ServerSession& session, const std::string& tena
 // the ID number.
 bool NamedInReceivedColumn(const std::vector<const TableSpec*>& tables, const StoredRow& row,
                            const std::string& sha256) {
-  for (const TableSpec* t : tables) {
-    if (t->name != row.table) continue;
-    for (const ColumnSpec& col : t->columns) {
-      if (!sync::IsBlobColumn(col) || IsWithheldColumn(col)) continue;
-      auto it = row.cells.find(col.name);
-      if (it == row.cells.end() || !AsText(it->second.value)) continue;
-      for (const std::string& h : sync::BlobRefsIn(*AsText(it->second.value))) {
-        if (h == sha256) return true;
-      }
-    }
+  const TableSpec* t = FindTable(tables, row.table);
+  if (!t) return false;
+  for (const ColumnSpec& col : t->columns) {
+    if (!sync::IsBlobColumn(col) || IsWithheldColumn(col)) continue;
+    const std::vector<std::string> refs = BlobRefsOfCell(row, col);
+    if (std::find(refs.begin(), refs.end(), sha256) != refs.end()) return true;
   }
   return false;
 }

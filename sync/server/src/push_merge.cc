@@ -95,12 +95,7 @@ class PushApplier {
     return s_.Prefetch(tenant_, rows, roots);
   }
 
-  const TableSpec* Table(const std::string& name) const {
-    for (const TableSpec* t : cfg_.tables) {
-      if (t->name == name) return t;
-    }
-    return nullptr;
-  }
+  const TableSpec* Table(const std::string& name) const { return FindTable(cfg_.tables, name); }
 
   Status Validate(const PushChange& c, const TableSpec& t) {
     const bool conflicts_table = t.name == sync::ConflictsTable().name;
@@ -260,9 +255,7 @@ class PushApplier {
     if (!t) return Status::Ok();
     for (const ColumnSpec& col : t->columns) {
       if (!sync::IsBlobColumn(col)) continue;
-      std::vector<std::string> refs;
-      auto it = row.cells.find(col.name);
-      if (!row.deleted && it != row.cells.end() && AsText(it->second.value)) refs = sync::BlobRefsIn(*AsText(it->second.value));
+      const std::vector<std::string> refs = row.deleted ? std::vector<std::string>() : BlobRefsOfCell(row, col);
       FB_RETURN_IF_ERROR(s_.SetBlobRefs(tenant_, row.table, row.id, col.name, refs));
     }
     return Status::Ok();
@@ -332,9 +325,8 @@ class PushApplier {
       if (!row || (row->deleted && row->cells.empty())) continue;
       if (const TableSpec* t = Table(table)) {
         for (const ColumnSpec& col : t->columns) {
-          auto it = row->cells.find(col.name);
-          if (!sync::IsBlobColumn(col) || it == row->cells.end() || !AsText(it->second.value)) continue;
-          for (auto& h : sync::BlobRefsIn(*AsText(it->second.value))) blobs.push_back(std::move(h));
+          if (!sync::IsBlobColumn(col)) continue;
+          for (auto& h : BlobRefsOfCell(*row, col)) blobs.push_back(std::move(h));
         }
       }
       if (!row->deleted) {

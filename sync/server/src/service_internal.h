@@ -2,6 +2,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "fieldbook/server/server_store.h"
 #include "fieldbook/server/sync_service.h"
@@ -18,5 +20,12 @@ Status MoveRoot(ServerSession& session, const std::string& tenant, const std::st
 
 // JSON text of one cell value (for conflict records).
 std::string ValueJson(const Value& v);
+
+// The spec of synced table `name` among `tables` (ServiceConfig::tables), or nullptr.
+const TableSpec* FindTable(const std::vector<const TableSpec*>& tables, std::string_view name);
+
+// The blobs a stored row's cell of blob-reference column `column` names (none when the
+// cell is absent or not text).
+std::vector<std::string> BlobRefsOfCell(const StoredRow& row, const ColumnSpec& column);
 
 }  // namespace fieldbook::server

@@ -5,6 +5,7 @@
 
 #include "fieldbook/core/json.h"
 #include "fieldbook/server/minimization.h"
+#include "fieldbook/sync/blobs.h"
 #include "service_internal.h"
 
 namespace fieldbook::server {
@@ -40,6 +41,20 @@ std::string ValueJson(const Value& v) {
   else if (const auto* s = std::get_if<std::string>(&v)) w.String(s->data(), static_cast<rapidjson::SizeType>(s->size()));
   else w.Null();
   return std::string(buf.GetString(), buf.GetSize());
+}
+
+const TableSpec* FindTable(const std::vector<const TableSpec*>& tables, std::string_view name) {
+  for (const TableSpec* t : tables) {
+    if (t->name == name) return t;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> BlobRefsOfCell(const StoredRow& row, const ColumnSpec& column) {
+  auto it = row.cells.find(column.name);
+  if (it == row.cells.end()) return {};
+  const std::string* text = AsText(it->second.value);
+  return text ? sync::BlobRefsIn(*text) : std::vector<std::string>();
 }
 
 SyncService::SyncService(ServerBackend& backend, Env& env, ServiceConfig config)
@@ -128,10 +143,7 @@ Status SyncService::PullPage(ServerSession& session, const Principal& who, const
     const std::string* body = &row.body;
     std::string withheld;
     if (who.role == Role::kLead && row.body.find("\"c\"") != std::string::npos) {
-      const TableSpec* table = nullptr;
-      for (const TableSpec* t : config_.tables) {
-        if (t->name == row.table) table = t;
-      }
+      const TableSpec* table = FindTable(config_.tables, row.table);
       if (table && HasWithheldColumns(*table)) {
         FB_ASSIGN_OR_RETURN(std::optional<StoredRow> stored, session.GetRow(who.tenant, row.table, row.id));
         if (stored) {
@@ -186,10 +198,7 @@ Status MoveRoot(ServerSession& session, const std::string& tenant, const std::st
 
 Status SyncService::Reassign(ServerSession& session, const std::string& tenant, const std::string& table,
                              const std::string& root_id, const std::string& owner, const std::string& team) {
-  const TableSpec* spec = nullptr;
-  for (const TableSpec* t : config_.tables) {
-    if (t->name == table) spec = t;
-  }
+  const TableSpec* spec = FindTable(config_.tables, table);
   if (!spec || spec->partition.kind != PartitionKind::kSelf) {
     return Status(ErrorCode::kInvalidArgument, "rows of " + table + " are not owned by an agent", "table");
   }
