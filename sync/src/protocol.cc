@@ -413,7 +413,7 @@ Result<SyncResponse> DecodeResponse(std::string_view json) {
   return s;
 }
 
-std::string EncodeError(const Status& status, int64_t server_time) {
+std::string EncodeError(const Status& status, int64_t server_time, std::optional<int64_t> offset) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
@@ -431,6 +431,10 @@ std::string EncodeError(const Status& status, int64_t server_time) {
   }
   w.Key("server_time");
   w.Int64(server_time);
+  if (offset) {
+    w.Key("offset");
+    w.Int64(*offset);
+  }
   w.EndObject();
   w.EndObject();
   return Finish(buf);

@@ -217,9 +217,7 @@ ApiReply Api::PutBlob(const ApiRequest& request, ServerSession& session, const P
       session.Rollback();
       Status s(ErrorCode::kOffsetMismatch, "the server holds " + std::to_string(b.received) + " of " +
                                                std::to_string(b.size) + " bytes; send the chunk starting there");
-      ApiReply reply = Error(s);
-      const std::string key = "{\"error\":{";
-      reply.body.insert(key.size(), "\"offset\":" + std::to_string(b.received) + ",");
+      ApiReply reply = Error(s, b.received);
       reply.headers.emplace_back("Upload-Offset", std::to_string(b.received));
       return reply;
     }

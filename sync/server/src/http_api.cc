@@ -101,12 +101,12 @@ void Api::Release(std::unique_ptr<ServerSession> session) {
   if (pool_.size() < 64) pool_.push_back(std::move(session));
 }
 
-ApiReply Api::Error(const Status& status) {
+ApiReply Api::Error(const Status& status, std::optional<int64_t> offset) {
   {
     std::lock_guard<std::mutex> lock(metrics_.mu);
     ++metrics_.rejected_by_code[std::string(ErrorCodeName(status.code()))];
   }
-  return Json(HttpStatusFor(status), sync::EncodeError(status, env_.NowMs()));
+  return Json(HttpStatusFor(status), sync::EncodeError(status, env_.NowMs(), offset));
 }
 
 Result<Principal> Api::Authenticate(const ApiRequest& request, ServerSession& session) {

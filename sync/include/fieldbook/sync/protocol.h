@@ -7,7 +7,8 @@
 //   {"protocol":1, "request":R, "epoch":E, "ack":B, "applied":n, "conflicts":n, "from":N, "cursor":M,
 //    "more":bool, "server_time":ms, "rows":[...], "evict":[root ids], "reset":bool}
 // any error: {"error":{"code":C, "message":M, "field":F, "server_time":ms}} with an HTTP
-// status; "field" (the offending input, e.g. "changes[3].c.phone") only when there is one.
+// status; "field" (the offending input, e.g. "changes[3].c.phone") only when there is one;
+// "offset" (the bytes the server holds) only in a blob's offset_mismatch.
 #pragma once
 
 #include <cstdint>
@@ -102,7 +103,7 @@ std::string EncodeRequest(const SyncRequest& request);
 Result<SyncRequest> DecodeRequest(std::string_view json);
 std::string EncodeResponse(const SyncResponse& response);
 Result<SyncResponse> DecodeResponse(std::string_view json);
-std::string EncodeError(const Status& status, int64_t server_time);
+std::string EncodeError(const Status& status, int64_t server_time, std::optional<int64_t> offset = std::nullopt);
 // Parses an error body; nullopt when the body is not one.
 std::optional<ErrorBody> DecodeError(std::string_view json);
 

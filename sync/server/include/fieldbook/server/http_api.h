@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -111,7 +112,8 @@ class Api {
   ApiReply PutBlob(const ApiRequest& request, ServerSession& session, const Principal& who, const std::string& sha256);
   ApiReply GetBlob(const ApiRequest& request, ServerSession& session, const Principal& who, const std::string& sha256);
   ApiReply Metrics();
-  ApiReply Error(const Status& status);
+  // `offset`: the bytes of a blob the server holds, for offset_mismatch (protocol.h).
+  ApiReply Error(const Status& status, std::optional<int64_t> offset = std::nullopt);
   void Observe(const std::string& route, int status, int64_t micros);
 
   ServerBackend& backend_;
