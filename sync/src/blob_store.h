@@ -10,6 +10,9 @@
 
 namespace fieldbook::sync {
 
+// Kept bytes (fb_blobs.data) as they were put: opened when sealed (kWrongKey without the
+// profile key).
+Result<std::string> OpenBytes(const Store& store, std::string_view stored, const std::string& sha256);
 // The bytes as kept: sealed with the profile's cipher when it has one, else as they are.
 Result<std::string> SealBytes(const Store& store, std::string_view bytes);
 // Binds kept bytes (from SealBytes) to parameter `index`: sealed text, or a blob.

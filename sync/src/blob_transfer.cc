@@ -6,13 +6,13 @@
 // download asks for one range at a time and ends at a short range (or a 416 past the end).
 #include <algorithm>
 
-#include "fieldbook/core/encryption.h"
 #include "fieldbook/core/ids.h"
 #include "fieldbook/core/json.h"
 #include "fieldbook/sync/blobs.h"
 #include "fieldbook/sync/client.h"
 #include "fieldbook/sync/protocol.h"
 #include "blob_store.h"
+#include "http_refusal.h"
 
 namespace fieldbook::sync {
 namespace {
@@ -20,19 +20,6 @@ namespace {
 // Round trips one blob may take before the upload is abandoned for this sync (a server
 // that keeps moving the offset would otherwise loop).
 constexpr int kMaxStepsPerChunk = 4;
-
-Status RefusedBy(const HttpResponse& r, const std::string& what) {
-  const auto err = DecodeError(r.body);
-  const std::string detail = err ? err->message : r.body.substr(0, 200);
-  if (err) {
-    if (auto code = ErrorCodeFromName(err->code)) {
-      return Status(*code, what + " refused (HTTP " + std::to_string(r.status) + "): " + detail);
-    }
-  }
-  if (r.status == 401) return Status(ErrorCode::kUnauthorized, what + ": server refused the token: " + detail);
-  if (r.status >= 500) return Status(ErrorCode::kServerError, what + ": server error HTTP " + std::to_string(r.status));
-  return Status(ErrorCode::kMalformedRequest, what + ": server answered HTTP " + std::to_string(r.status) + ": " + detail);
-}
 
 Status Unreachable(const Status& s) {
   return Status(s.code() == ErrorCode::kTimeout ? ErrorCode::kTimeout : ErrorCode::kUnreachable,
@@ -110,7 +97,7 @@ Status UploadOne(Store& store, Transport& transport, const std::string& sha256, 
     }
     if (sent->status == 409) {
       const int64_t at = OffsetIn(sent->body);
-      if (at < 0 || at > size) return RefusedBy(*sent, "upload of blob " + sha256);
+      if (at < 0 || at > size) return StatusFromHttp(*sent, "the upload of blob " + sha256);
       offset = at;
       FB_RETURN_IF_ERROR(SetUploadState(store, sha256, "upload", offset));
       continue;
@@ -119,9 +106,9 @@ Status UploadOne(Store& store, Transport& transport, const std::string& sha256, 
       // Never accepted, however often it is sent: set aside so the other blobs and the
       // rows still sync. The reason stays with the blob.
       ++report.refused;
-      return SetUploadState(store, sha256, "refused", 0, RefusedBy(*sent, "upload").ToString());
+      return SetUploadState(store, sha256, "refused", 0, StatusFromHttp(*sent, "the upload").ToString());
     }
-    return RefusedBy(*sent, "upload of blob " + sha256);
+    return StatusFromHttp(*sent, "the upload of blob " + sha256);
   }
   return Status(ErrorCode::kServerError, "upload of blob " + sha256 + " made no progress");
 }
@@ -143,10 +130,8 @@ Result<std::string> PartialDownload(Store& store, const std::string& sha256) {
   st.Bind(1, sha256);
   FB_ASSIGN_OR_RETURN(bool found, st.Step());
   if (!found) return std::string();
-  const std::string_view stored = st.Text(0);
-  if (!CellCipher::IsSealed(stored)) return std::string(stored);
-  if (!store.cipher()) return std::string();
-  auto opened = store.cipher()->Open(stored);
+  // A partial download that cannot be opened (no key) is started again.
+  auto opened = OpenBytes(store, st.Text(0), sha256);
   return opened.ok() ? std::move(opened).value() : std::string();
 }
 
@@ -201,7 +186,7 @@ Result<std::string> FetchBlob(Store& store, Transport& transport, const std::str
       bytes = std::move(got->body);
       break;
     }
-    if (got->status != 206) return RefusedBy(*got, "download of blob " + sha256);
+    if (got->status != 206) return StatusFromHttp(*got, "the download of blob " + sha256);
     const bool last = got->body.size() < chunk;
     bytes += got->body;
     if (last) break;

@@ -4,7 +4,6 @@
 
 #include <openssl/sha.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -17,13 +16,6 @@
 
 namespace fieldbook::sync {
 namespace {
-
-
-Result<std::string> OpenBytes(const Store& store, std::string_view stored, const std::string& sha256) {
-  if (!CellCipher::IsSealed(stored)) return std::string(stored);
-  if (!store.cipher()) return Status(ErrorCode::kWrongKey, "blob " + sha256 + " is encrypted; the profile key is needed");
-  return store.cipher()->Open(stored);
-}
 
 // Every synced table with blob-reference columns, with those columns.
 std::vector<std::pair<const TableSpec*, std::vector<const ColumnSpec*>>> BlobColumns(const Store& store) {
@@ -99,6 +91,12 @@ Status WriteFileBytes(const std::string& path, std::string_view bytes, const std
     return Status(ErrorCode::kIoError, "cannot write " + path, field);
   }
   return Status::Ok();
+}
+
+Result<std::string> OpenBytes(const Store& store, std::string_view stored, const std::string& sha256) {
+  if (!CellCipher::IsSealed(stored)) return std::string(stored);
+  if (!store.cipher()) return Status(ErrorCode::kWrongKey, "blob " + sha256 + " is encrypted; the profile key is needed");
+  return store.cipher()->Open(stored);
 }
 
 Result<std::string> SealBytes(const Store& store, std::string_view bytes) {
@@ -186,18 +184,9 @@ Status DropUnreferencedBlobs(Store& store, const std::vector<std::string>& sha25
         for (;;) {
           FB_ASSIGN_OR_RETURN(bool row, st.Step());
           if (!row) break;
-          const std::string_view cell = st.Text(0);
-          if (!CellCipher::IsSealed(cell)) {
-            referenced = true;
-            break;
-          }
-          auto opened = store.cipher() ? store.cipher()->Open(cell) : Result<std::string>(Status(ErrorCode::kWrongKey, ""));
-          if (!opened.ok()) {
-            referenced = true;
-            break;
-          }
-          const auto refs = BlobRefsIn(*opened);
-          if (std::find(refs.begin(), refs.end(), sha) != refs.end()) {
+          const Value plain = OpenCell(&store, st.GetValue(0));
+          const std::string* text = AsText(plain);
+          if (!text || text->find(sha) != std::string::npos) {
             referenced = true;
             break;
           }

@@ -5,6 +5,7 @@
 #include "fieldbook/sync/blobs.h"
 #include "fieldbook/sync/change_capture.h"
 #include "fieldbook/sync/client.h"
+#include "http_refusal.h"
 
 namespace fieldbook::sync {
 namespace {
@@ -31,20 +32,6 @@ class SyncDurability {
   Store& store_;
   int64_t previous_ = -1;
 };
-
-Status StatusFromHttp(const HttpResponse& r) {
-  const auto err = DecodeError(r.body);
-  const std::string detail = err ? err->message : r.body.substr(0, 200);
-  if (err) {
-    if (auto code = ErrorCodeFromName(err->code)) {
-      return Status(*code, "server refused the sync (HTTP " + std::to_string(r.status) + "): " + detail);
-    }
-  }
-  if (r.status == 401) return Status(ErrorCode::kUnauthorized, "server refused the token: " + detail);
-  if (r.status == 403) return Status(ErrorCode::kForbidden, "server refused the sync: " + detail);
-  if (r.status >= 500) return Status(ErrorCode::kServerError, "server error HTTP " + std::to_string(r.status) + ": " + detail);
-  return Status(ErrorCode::kMalformedRequest, "server answered HTTP " + std::to_string(r.status) + ": " + detail);
-}
 
 }  // namespace
 
@@ -228,7 +215,7 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
     }
     report.bytes_received += static_cast<int64_t>(sent->body.size());
     if (sent->status != 200) {
-      Status refused = StatusFromHttp(*sent);
+      Status refused = StatusFromHttp(*sent, "the sync");
       if (refused.code() == ErrorCode::kClockSkew && !clock_corrected) {
         const auto err = DecodeError(sent->body);
         if (err && err->server_time > 0) {
