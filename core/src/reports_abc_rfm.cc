@@ -20,23 +20,6 @@ struct CustomerPremium {
   int64_t premium = 0;
 };
 
-// The customers in scope, by row: one pass, joined to other tables in memory.
-// `each(row, statement)` sees the customer's row of the index and its columns (the id
-// first, then `columns`).
-template <typename Each>
-Result<IdIndex> CustomersInScope(Store& store, const Scope& scope, const std::string& columns, Each each) {
-  FB_ASSIGN_OR_RETURN(Statement st,
-                      store.Prepare("SELECT c.id" + columns + " FROM customers c WHERE " + std::string(kInScope)));
-  st.Bind(1, int64_t{scope.team}).Bind(2, scope.agent);
-  IdIndex ids;
-  for (;;) {
-    FB_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    each(ids.Add(st.Text(0)), st);
-  }
-  return ids;
-}
-
 // Premium of every customer in scope (policies in force, effective by `to`), highest first
 // and then by id.
 Result<std::vector<CustomerPremium>> PremiumByCustomer(Store& store, const Scope& scope) {
@@ -144,10 +127,11 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
   };
   std::vector<Tally> tally;
   auto latest = [](std::optional<int64_t>& slot, int64_t ms) { slot = std::max(slot.value_or(ms), ms); };
-  FB_ASSIGN_OR_RETURN(IdIndex ids, CustomersInScope(store, scope, ", c.last_contact_at", [&](uint32_t at, const Statement& st) {
+  auto add = [&](uint32_t at, const Statement& st) {
     if (at == tally.size()) tally.emplace_back();
     if (!st.IsNull(1) && st.Int(1) <= scope.to_end_ms) latest(tally[at].last_contact_ms, st.Int(1));
-  }));
+  };
+  FB_ASSIGN_OR_RETURN(IdIndex ids, CustomersInScope(store, scope, ", c.last_contact_at", add));
   {
     FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
         "SELECT customer_id, visited_at FROM visits WHERE visited_at IS NOT NULL"));

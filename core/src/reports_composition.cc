@@ -33,18 +33,17 @@ struct Group {
 class Grouping {
  public:
   uint32_t Of(const std::optional<std::string_view>& key) {
-    const std::string_view k = key ? *key : std::string_view();
-    const uint32_t slot = key ? index_.Add(k) : kNull;
-    if (slot == kNull) {
+    if (!key) {
       if (null_ == kNone) {
         null_ = static_cast<uint32_t>(groups_.size());
         groups_.push_back(Group{});
       }
       return null_;
     }
-    if (slot >= slot_group_.size()) {
+    const uint32_t slot = index_.Add(*key);
+    if (slot == slot_group_.size()) {  // a key not seen before
       slot_group_.push_back(static_cast<uint32_t>(groups_.size()));
-      groups_.push_back(Group{std::string(k)});
+      groups_.push_back(Group{std::string(*key)});
     }
     return slot_group_[slot];
   }
@@ -75,7 +74,6 @@ class Grouping {
 
  private:
   static constexpr uint32_t kNone = IdIndex::kNone;
-  static constexpr uint32_t kNull = IdIndex::kNone - 1;
   IdIndex index_;
   std::vector<uint32_t> slot_group_;
   std::vector<Group> groups_;
@@ -98,25 +96,18 @@ Result<std::string> Composition(Store& store, const Scope& scope) {
     int64_t policies = 0, premium = 0;
   };
   std::vector<Customer> customers;
-  IdIndex ids;
-  {
-    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
-        "SELECT c.id, c.value_tier, c.needs_segment, c.province, c.city FROM customers c WHERE " +
-        std::string(kInScope)));
-    st.Bind(1, int64_t{scope.team}).Bind(2, scope.agent);
-    for (;;) {
-      FB_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      if (ids.Add(st.Text(0)) != customers.size()) continue;  // ids are unique; never twice
-      const auto province = Column(st, 3);
-      const auto city = Column(st, 4);
-      std::optional<std::string> city_key;
-      if (city) city_key = (province ? std::string(*province) + " " : std::string()) + std::string(*city);
-      customers.push_back(Customer{tiers.Of(Column(st, 1)), segments.Of(Column(st, 2)),
-                                   regions.Of(province && !province->empty() ? province : std::nullopt),
-                                   cities.Of(city_key ? std::optional<std::string_view>(*city_key) : std::nullopt)});
-    }
-  }
+  auto add = [&](uint32_t at, const Statement& st) {
+    if (at != customers.size()) return;  // ids are unique; never twice
+    const auto province = Column(st, 3);
+    const auto city = Column(st, 4);
+    std::optional<std::string> city_key;
+    if (city) city_key = (province ? std::string(*province) + " " : std::string()) + std::string(*city);
+    customers.push_back(Customer{tiers.Of(Column(st, 1)), segments.Of(Column(st, 2)),
+                                 regions.Of(province && !province->empty() ? province : std::nullopt),
+                                 cities.Of(city_key ? std::optional<std::string_view>(*city_key) : std::nullopt)});
+  };
+  FB_ASSIGN_OR_RETURN(IdIndex ids,
+                      CustomersInScope(store, scope, ", c.value_tier, c.needs_segment, c.province, c.city", add));
   int64_t policies = 0, premium = 0;
   std::vector<std::pair<uint32_t, uint32_t>> product_customers, type_customers;  // (group, customer)
   {

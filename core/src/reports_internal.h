@@ -9,6 +9,7 @@
 #include "fieldbook/core/civil_time.h"
 #include "fieldbook/core/reports.h"
 #include "fieldbook/core/store.h"
+#include "id_index.h"
 
 namespace fieldbook::reports {
 
@@ -33,6 +34,24 @@ inline constexpr const char* kAnnualPremiumSql =
     "p.premium * CASE p.payment_frequency WHEN 'monthly' THEN 12 WHEN 'quarterly' THEN 4 "
     "WHEN 'semiannual' THEN 2 ELSE 1 END";
 inline constexpr const char* kInForceSql = "p.status IN ('in_force', 'grace')";
+
+// The customers in scope in one pass, by row of their id in the returned index, for
+// reports that then read other tables once and join them in memory.
+// `each(row, statement)` sees each customer's row and its columns: the id first, then
+// `columns` (", c.x, c.y" or "").
+template <typename Each>
+Result<IdIndex> CustomersInScope(Store& store, const Scope& scope, const std::string& columns, Each each) {
+  FB_ASSIGN_OR_RETURN(Statement st,
+                      store.Prepare("SELECT c.id" + columns + " FROM customers c WHERE " + std::string(kInScope)));
+  st.Bind(1, int64_t{scope.team}).Bind(2, scope.agent);
+  IdIndex ids;
+  for (;;) {
+    FB_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    each(ids.Add(st.Text(0)), st);
+  }
+  return ids;
+}
 
 void WriteHeader(JsonWriter& w, std::string_view name, const Scope& scope);
 void Str(JsonWriter& w, std::string_view s);
