@@ -1,48 +1,27 @@
 // Customer operation on the command line: today, calendar, kanban, classify, lifecycle,
 // config, quota and holiday, run as the real fieldbook binary on a fixture archive.
-#include <sys/wait.h>
-
 #include <catch2/catch.hpp>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "fieldbook/core/json.h"
+#include "cli_runner.h"
 #include "support/test_support.h"
 
 using namespace fieldbook;
+using fieldbook::testing::Outcome;
 using fieldbook::testing::TempDir;
 
 namespace {
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 
 class Cli {
  public:
   Cli() : db_(dir_.File("agent.db")) {}
 
   Outcome Run(const std::vector<std::string>& args) {
-    const char* bin = std::getenv("FIELDBOOK_BIN");
-    std::string cmd = Quote(std::string(bin && *bin ? bin : testing::BinaryDir().c_str()) + "/fieldbook") +
-                      " --db " + Quote(db_);
-    for (const auto& a : args) cmd += " " + Quote(a);
-    cmd += " </dev/null >" + Quote(dir_.File("out")) + " 2>" + Quote(dir_.File("err"));
-    const int status = std::system(cmd.c_str());
-    Outcome o;
-    o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    o.out = testing::ReadFile(dir_.File("out"));
-    o.err = testing::ReadFile(dir_.File("err"));
-    return o;
+    std::vector<std::string> argv{"--db", db_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::Fieldbook(argv);
   }
 
   std::string Ok(const std::vector<std::string>& args) {
