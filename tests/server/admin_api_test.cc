@@ -50,11 +50,7 @@ std::string SiteOf(TestDevice& d) {
 }  // namespace
 
 TEST_CASE("the admin API needs an admin token", "[server][admin]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   for (auto role : {server::Role::kAgent, server::Role::kLead}) {
     AdminClient client(server, server.Token("agent-1", "team-1", role));
     auto r = client.Call("GET", "/v1/admin/devices");
@@ -76,12 +72,8 @@ TEST_CASE("the admin API needs an admin token", "[server][admin]") {
 
 TEST_CASE("admin: devices are listed with their last sync; revoked devices and tokens are refused",
           "[server][admin]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   sync::CpprestTransport transport(server.base_url());
   TestDevice a(dir.File("a.db"), "agent-1", "team-1");
   TestDevice b(dir.File("b.db"), "agent-2", "team-1");
@@ -137,12 +129,8 @@ TEST_CASE("admin: devices are listed with their last sync; revoked devices and t
 }
 
 TEST_CASE("admin: reassigning a customer moves it whole; a forced re-sync loses nothing", "[server][admin]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   sync::CpprestTransport transport(server.base_url());
   TestDevice a(dir.File("a.db"), "agent-1", "team-1");
   TestDevice b(dir.File("b.db"), "agent-2", "team-1");

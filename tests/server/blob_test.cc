@@ -89,11 +89,7 @@ std::string Header(const RawHttpConnection::Response& r, const std::string& name
 }  // namespace
 
 TEST_CASE("blobs: a chunked upload resumes where the server is and is served whole and by range", "[server][blobs]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   BlobClient a{server, server.Token("agent-1", "team-1")};
   const std::string content = Bytes(300000, 1);
   const std::string sha = sync::Sha256Hex(content);
@@ -178,11 +174,7 @@ TEST_CASE("blobs: a chunked upload resumes where the server is and is served who
 
 TEST_CASE("blobs: content that does not hash to its name is refused with 422 and nothing is kept",
           "[server][blobs]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   BlobClient a{server, server.Token("agent-1", "team-1")};
   const std::string content = Bytes(5000, 2);
   const std::string sha = sync::Sha256Hex(content);
@@ -205,11 +197,7 @@ TEST_CASE("blobs: content that does not hash to its name is refused with 422 and
 
 TEST_CASE("blobs: a blob over --max-blob-bytes is refused with 413 naming the limit, before storing anything",
           "[server][blobs]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
-  ServerProcess server(OptionsFor(backend, ServerProcessOptions::WithArgs({"--max-blob-bytes", "10000"})));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions::WithArgs({"--max-blob-bytes", "10000"}));
   BlobClient a{server, server.Token("agent-1", "team-1")};
   const std::string big = Bytes(10001, 3);
   const std::string sha = sync::Sha256Hex(big);
@@ -225,12 +213,8 @@ TEST_CASE("blobs: a blob over --max-blob-bytes is refused with 413 naming the li
 
 TEST_CASE("blobs: other tenants never see a blob, agents see those they uploaded or may see a row naming",
           "[server][blobs]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   BlobClient owner{server, server.Token("agent-1", "team-1")};
   BlobClient colleague{server, server.Token("agent-2", "team-1")};
   BlobClient lead{server, server.Token("lead-1", "team-1", server::Role::kLead)};
@@ -290,14 +274,10 @@ TEST_CASE("blobs: other tenants never see a blob, agents see those they uploaded
 
 TEST_CASE("blobs: GC removes unreferenced and idle partial blobs after the grace period and keeps referenced ones",
           "[server][blobs]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
   TempDir dir;
   // A grace of one second; the periodic pass runs every second too, so the test checks
   // outcomes, not which pass deleted what.
-  ServerProcess server(OptionsFor(backend, ServerProcessOptions::WithArgs({"--blob-grace-seconds", "1"})));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions::WithArgs({"--blob-grace-seconds", "1"}));
   BlobClient a{server, server.Token("agent-1", "team-1")};
   BlobClient admin{server, server.Token("boss", "", server::Role::kAdmin)};
   const std::string kept = Bytes(1500, 6), orphan = Bytes(1500, 7), partial = Bytes(1500, 8);
@@ -348,12 +328,8 @@ TEST_CASE("blobs: GC removes unreferenced and idle partial blobs after the grace
 
 TEST_CASE("blobs: erasing a customer removes the blobs only it named, on the server and on the device",
           "[server][blobs][privacy]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   sync::CpprestTransport transport(server.base_url());
   const std::string token = server.Token("agent-1", "team-1");
   BlobClient admin{server, server.Token("boss", "", server::Role::kAdmin)};
@@ -431,12 +407,8 @@ class FlakyTransport : public sync::Transport {
 
 TEST_CASE("blobs: a device's upload interrupted mid-way resumes at the server's offset, in an encrypted profile",
           "[server][blobs]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   sync::CpprestTransport transport(server.base_url());
   const std::string token = server.Token("agent-1", "team-1");
   TestDevice a(dir.File("a.db"), "agent-1", "team-1");

@@ -24,12 +24,8 @@ TEST_CASE("RedactPersonalData masks numbers, non-ASCII text and e-mail addresses
 }
 
 TEST_CASE("no name, phone or ID number of a synced customer reaches the server's log", "[server][log]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   sync::CpprestTransport transport(server.base_url());
   const std::string token = server.Token("agent-1", "team-1");
   TestDevice a(dir.File("a.db"), "agent-1", "team-1");

@@ -74,11 +74,7 @@ bool WaitInFlight(sync::Transport& transport, int64_t n) {
 }  // namespace
 
 TEST_CASE("health, readiness and metrics answer over the network", "[server]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   sync::CpprestTransport transport(server.base_url());
 
   auto health = transport.Send(Get("/healthz"));
@@ -101,11 +97,7 @@ TEST_CASE("health, readiness and metrics answer over the network", "[server]") {
 }
 
 TEST_CASE("sync without a valid token is refused with 401 and a JSON error", "[server][auth]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   sync::CpprestTransport transport(server.base_url());
   const std::string body = EmptySyncBody();
 
@@ -150,11 +142,7 @@ TEST_CASE("sync without a valid token is refused with 401 and a JSON error", "[s
 }
 
 TEST_CASE("malformed sync bodies are a 400 malformed_request", "[server]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   sync::CpprestTransport transport(server.base_url());
   const std::string token = server.Token("agent-1", "team-1");
   for (const std::string& body : {std::string("{\"protocol\":1,"), std::string("[1,2]"), std::string("not json"),
@@ -179,11 +167,7 @@ TEST_CASE("malformed sync bodies are a 400 malformed_request", "[server]") {
 }
 
 TEST_CASE("bodies over --max-body-bytes are refused with 413, not a dropped connection", "[server]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
-  ServerProcess server(OptionsFor(backend, ServerProcessOptions::WithArgs({"--max-body-bytes", "4096"})));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions::WithArgs({"--max-body-bytes", "4096"}));
   sync::CpprestTransport transport(server.base_url());
   const std::string token = server.Token("agent-1", "team-1");
 
@@ -229,12 +213,8 @@ TEST_CASE("bodies over --max-body-bytes are refused with 413, not a dropped conn
 }
 
 TEST_CASE("gzip request bodies are accepted and large replies come back raw and compressed", "[server]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   sync::CpprestTransport transport(server.base_url());
   const std::string token = server.Token("agent-1", "team-1");
 
@@ -263,12 +243,8 @@ TEST_CASE("gzip request bodies are accepted and large replies come back raw and 
 }
 
 TEST_CASE("two devices converge through the real server", "[server][sync]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   sync::CpprestTransport transport(server.base_url());
   TestDevice a(dir.File("a.db"), "agent-1", "team-1");
   TestDevice b(dir.File("b.db"), "agent-1", "team-1");
@@ -330,11 +306,7 @@ TEST_CASE("an unreachable server fails the sync with kUnreachable and loses noth
 }
 
 TEST_CASE("keep-alive connections carry several requests", "[server]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   RawHttpConnection raw(server.port());
   REQUIRE(raw.connected());
   for (int i = 0; i < 3; ++i) {
@@ -360,12 +332,8 @@ TEST_CASE("keep-alive connections carry several requests", "[server]") {
 }
 
 TEST_CASE("a request blocked on the database does not hold up other connections", "[server]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server(OptionsFor(backend, ServerProcessOptions::WithArgs({"--threads", "2"})));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions::WithArgs({"--threads", "2"}));
   sync::CpprestTransport transport(server.base_url());
   const std::string token = server.Token("agent-1", "team-1");
   TestDevice a(dir.File("a.db"), "agent-1", "team-1");
@@ -396,11 +364,7 @@ TEST_CASE("a request blocked on the database does not hold up other connections"
 }
 
 TEST_CASE("SIGTERM while idle stops the server with exit code 0", "[server][shutdown]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   // An idle keep-alive connection must not keep the server up.
   RawHttpConnection idle(server.port());
   REQUIRE(idle.Send(HttpRequestText("GET", "/healthz")));
@@ -422,12 +386,8 @@ TEST_CASE("SIGTERM while idle stops the server with exit code 0", "[server][shut
 }
 
 TEST_CASE("SIGTERM lets a sync in flight finish and answer before the server exits", "[server][shutdown]") {
-  const std::string backend = GENERATE(from_range(ServerBackends()));
-  CAPTURE(backend);
   TempDir dir;
-  ServerProcess server(OptionsFor(backend));
-  INFO(server.error());
-  REQUIRE(server.ok());
+  FB_SERVER_ON_EACH_BACKEND(server, ServerProcessOptions{});
   sync::CpprestTransport transport(server.base_url());
   const std::string token = server.Token("agent-1", "team-1");
   REQUIRE(transport.Send(PostSync(EmptySyncBody(), token)).ok());  // creates the server's tables

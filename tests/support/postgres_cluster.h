@@ -48,6 +48,17 @@ std::vector<std::string> ServerBackends();
 // cluster (a failure to start it fails the test with the reason).
 ServerProcessOptions OptionsFor(const std::string& backend, ServerProcessOptions options = {});
 
+// In a TEST_CASE body: the rest of the test case runs once per backend (Catch2 GENERATE;
+// the backend's name in `backend`) with `server`, a fieldbook-server started on it with
+// `options` as OptionsFor(backend, options) gives them; the test case stops, with the
+// reason, when the server does not start.
+#define FB_SERVER_ON_EACH_BACKEND(server, options)                    \
+  const std::string backend = GENERATE(from_range(ServerBackends())); \
+  CAPTURE(backend);                                                   \
+  ServerProcess server(OptionsFor(backend, options));                 \
+  INFO(server.error());                                               \
+  REQUIRE(server.ok())
+
 // Holds the write lock every sync takes (SQLite's database lock, or PostgreSQL's lock on
 // the tenant counters) until released, as a long-running writer would.
 class DatabaseWriteLock {
