@@ -71,14 +71,7 @@ Status WriteRows(Store& store, const TableSpec& t, const std::string& where, con
   if (limit > 0) sql += " LIMIT " + std::to_string(limit) + " OFFSET " + std::to_string(std::max(0, offset));
   FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(sql));
   for (size_t i = 0; i < binds.size(); ++i) st.Bind(static_cast<int>(i) + 1, binds[i]);
-  w.StartArray();
-  for (;;) {
-    FB_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    WriteRowJson(ReadRow(t, st), w);
-  }
-  w.EndArray();
-  return Status::Ok();
+  return WriteRowsJson(t, st, w);
 }
 
 // Ids (a JSON array) of the customers one of whose phones contains `text`, in a profile

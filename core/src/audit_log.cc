@@ -88,16 +88,7 @@ Result<std::string> ListAccessJson(Store& store, std::string_view from, std::str
   const TableSpec* t = store.registry().Find(kAccessAuditTable);
   FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(SelectRowSql(*t) + " WHERE at BETWEEN ?1 AND ?2 ORDER BY at, id"));
   st.Bind(1, lo).Bind(2, hi);
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartArray();
-  for (;;) {
-    FB_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    WriteRowJson(ReadRow(*t, st), w);
-  }
-  w.EndArray();
-  return std::string(buf.GetString(), buf.GetSize());
+  return RowsJson(*t, st);
 }
 
 Status AuditTableRule(Store&, RowValues&, const RowValues*, const WriteContext&) {

@@ -303,6 +303,24 @@ RowValues ReadRow(const TableSpec& t, const Statement& st) {
   return row;
 }
 
+Status WriteRowsJson(const TableSpec& table, Statement& st, rapidjson::Writer<rapidjson::StringBuffer>& w) {
+  w.StartArray();
+  for (;;) {
+    FB_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    WriteRowJson(ReadRow(table, st), w);
+  }
+  w.EndArray();
+  return Status::Ok();
+}
+
+Result<std::string> RowsJson(const TableSpec& table, Statement& st) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  FB_RETURN_IF_ERROR(WriteRowsJson(table, st, w));
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
 // ---------------------------------------------------------------- Records
 
 Records::Records(Store& store, std::map<std::string, TableRule, std::less<>> rules,

@@ -360,16 +360,8 @@ Status RunAssistOverdue(Context& ctx) {
   FB_ASSIGN_OR_RETURN(Statement st, store->Prepare(SelectRowSql(t) +
                                                    " WHERE done_on IS NULL AND due_date < ?1 ORDER BY due_date, id"));
   st.Bind(1, today);
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartArray();
-  for (;;) {
-    FB_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    WriteRowJson(ReadRow(t, st), w);
-  }
-  w.EndArray();
-  return PrintRows(ctx, buf.GetString(), {"claim_id", "step", "due_date"});
+  FB_ASSIGN_OR_RETURN(std::string rows, RowsJson(t, st));
+  return PrintRows(ctx, rows, {"claim_id", "step", "due_date"});
 }
 
 }  // namespace

@@ -23,16 +23,7 @@ Result<std::string> ListConflictsJson(Store& store, bool include_resolved) {
   FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(SelectRowSql(t) +
                                                   (include_resolved ? std::string() : " WHERE coalesce(resolved, 0) = 0") +
                                                   " ORDER BY detected_at DESC, id"));
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartArray();
-  for (;;) {
-    FB_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    WriteRowJson(ReadRow(t, st), w);
-  }
-  w.EndArray();
-  return std::string(buf.GetString(), buf.GetSize());
+  return RowsJson(t, st);
 }
 
 Resolution ParseKeep(std::string_view keep) {
