@@ -77,24 +77,6 @@ Status Reencrypt(Store& store, const CellCipher* from, const CellCipher& to, con
   return store.SetSetting(kCheckSetting, check);
 }
 
-// Rebuilds full-text indexes so tokens of replaced values leave their segments.
-Status OptimizeFullText(Store& store) {
-  std::vector<std::string> fts;
-  {
-    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%'"));
-    for (;;) {
-      FB_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      fts.push_back(st.String(0));
-    }
-  }
-  for (const auto& name : fts) {
-    FB_RETURN_IF_ERROR(store.Exec("INSERT INTO " + QuoteIdent(name) + "(" + QuoteIdent(name) + ") VALUES ('optimize')"));
-  }
-  return Status::Ok();
-}
-
 // One transaction: re-encrypt under `to`, capture suspended, freed bytes overwritten.
 Status Rewrite(Store& store, const CellCipher* from, const CellCipher& to, const std::vector<const TableSpec*>& tables,
                const UncapturedRunner& uncaptured) {
@@ -109,7 +91,7 @@ Status Rewrite(Store& store, const CellCipher* from, const CellCipher& to, const
     FB_ASSIGN_OR_RETURN(Transaction txn, store.Begin());
     auto body = [&]() -> Status {
       FB_RETURN_IF_ERROR(Reencrypt(store, from, to, tables));
-      return OptimizeFullText(store);
+      return store.OptimizeFullText();
     };
     FB_RETURN_IF_ERROR(uncaptured ? uncaptured(body) : body());
     return txn.Commit();

@@ -440,6 +440,23 @@ Status Store::SetSetting(std::string_view key, std::string_view value) {
   return st->Bind(1, key).Bind(2, value).Run();
 }
 
+Status Store::OptimizeFullText() {
+  std::vector<std::string> fts;
+  {
+    FB_ASSIGN_OR_RETURN(Statement st, Prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%'"));
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      fts.push_back(st.String(0));
+    }
+  }
+  for (const auto& name : fts) {
+    FB_RETURN_IF_ERROR(Exec("INSERT INTO " + QuoteIdent(name) + "(" + QuoteIdent(name) + ") VALUES ('optimize')"));
+  }
+  return Status::Ok();
+}
+
 Status Store::SqliteError(int rc, std::string_view what) const {
   const ErrorCode code = CodeOfSqlite(rc);
   std::string msg(what);

@@ -90,21 +90,8 @@ Status WipeRoot(Store& store, const std::string& root, const std::vector<const T
                          root));
   FB_RETURN_IF_ERROR(Run(store, "DELETE FROM fb_stash WHERE root_id = ?1 AND tbl <> 'erasures'", root));
   FB_RETURN_IF_ERROR(DropUnreferencedBlobs(store, blobs));
-  // Full-text indexes keep deleted tokens in old segments until merged: rebuild them.
-  std::vector<std::string> fts;
-  {
-    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%'"));
-    for (;;) {
-      FB_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      fts.push_back(st.String(0));
-    }
-  }
-  for (const auto& name : fts) {
-    FB_RETURN_IF_ERROR(store.Exec("INSERT INTO " + QuoteIdent(name) + "(" + QuoteIdent(name) + ") VALUES ('optimize')"));
-  }
-  return Status::Ok();
+  // Full-text indexes keep deleted tokens in old segments until merged.
+  return store.OptimizeFullText();
 }
 
 Status EraseRoot(Store& store, const EraseRequest& request) {

@@ -160,6 +160,10 @@ class Store {
   // Converts the connection's last error (rc) into a Status naming what was being done.
   Status SqliteError(int rc, std::string_view what) const;
 
+  // Merges every FTS5 index's segments, so tokens of replaced or deleted values leave the
+  // file (after re-encryption or an erasure).
+  Status OptimizeFullText();
+
   int64_t changes() const;
   int64_t last_insert_rowid() const;
   std::string NewId() const;
