@@ -200,6 +200,15 @@ Status TaskRule(Store& store, RowValues& row, const RowValues* before, const Wri
 
 }  // namespace
 
+Status InRange(const RowValues& row, const char* column, int64_t lo, int64_t hi) {
+  auto v = row.Int(column);
+  if (v && (*v < lo || *v > hi)) {
+    return Status(ErrorCode::kInvalidField, "must be between " + std::to_string(lo) + " and " + std::to_string(hi),
+                  column);
+  }
+  return Status::Ok();
+}
+
 std::map<std::string, TableRule, std::less<>> ArchiveRules() {
   std::map<std::string, TableRule, std::less<>> rules{
       {"customers", CustomerRule},   {"family_members", PersonChildRule},

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -9,5 +10,9 @@ namespace fieldbook {
 
 // Cross-field rules and defaults of the archive tables, keyed by table name.
 std::map<std::string, TableRule, std::less<>> ArchiveRules();
+
+// For the rule sets of every domain: an integer column, when set, lies in [lo, hi]
+// (kInvalidField naming the column otherwise).
+Status InRange(const RowValues& row, const char* column, int64_t lo, int64_t hi);
 
 }  // namespace fieldbook

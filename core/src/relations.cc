@@ -7,20 +7,12 @@
 #include "fieldbook/core/ids.h"
 #include "fieldbook/core/json.h"
 #include "fieldbook/core/relations.h"
+#include "archive_rules.h"
 
 namespace fieldbook {
 namespace {
 
 constexpr std::string_view kRoleKey = "role";
-
-Status InRange(const RowValues& row, const char* column, int64_t lo, int64_t hi) {
-  auto v = row.Int(column);
-  if (v && (*v < lo || *v > hi)) {
-    return Status(ErrorCode::kInvalidField, "must be between " + std::to_string(lo) + " and " + std::to_string(hi),
-                  column);
-  }
-  return Status::Ok();
-}
 
 Status RealInRange(const RowValues& row, const char* column, double lo, double hi) {
   const Value* v = row.Get(column);

@@ -5,18 +5,10 @@
 #include "fieldbook/core/civil_time.h"
 #include "fieldbook/core/json.h"
 #include "fieldbook/core/service_quality.h"
+#include "archive_rules.h"
 
 namespace fieldbook {
 namespace {
-
-Status InRange(const RowValues& row, const char* column, int64_t lo, int64_t hi) {
-  auto v = row.Int(column);
-  if (v && (*v < lo || *v > hi)) {
-    return Status(ErrorCode::kInvalidField, "must be between " + std::to_string(lo) + " and " + std::to_string(hi),
-                  column);
-  }
-  return Status::Ok();
-}
 
 // A child row names the parent's customer: taken from the parent when absent, refused
 // when it differs.
