@@ -1,5 +1,6 @@
 #include "sync_session.h"
 
+#include <functional>
 #include <mutex>
 
 #include "c_api_support.h"
@@ -175,6 +176,23 @@ class RunThreadMark {
   std::atomic<std::thread::id>& id_;
 };
 
+// The transport's BeginSync/EndSync for one scope: while it lasts, waits on the network
+// release the database lock and honour the cancel flag.
+class TransportWindow {
+ public:
+  TransportWindow(CallbackTransport& transport, const std::atomic<bool>* cancel, std::function<void()> unlock,
+                  std::function<void()> relock)
+      : transport_(transport) {
+    transport_.BeginSync(cancel, std::move(unlock), std::move(relock));
+  }
+  ~TransportWindow() { transport_.EndSync(); }
+  TransportWindow(const TransportWindow&) = delete;
+  TransportWindow& operator=(const TransportWindow&) = delete;
+
+ private:
+  CallbackTransport& transport_;
+};
+
 }  // namespace
 
 Result<sync::SyncReport> SyncSession::Run() {
@@ -202,19 +220,12 @@ Result<std::string> SyncSession::FetchBlob(const std::string& sha256, const std:
   Store* store = [&]() FB_NO_THREAD_SAFETY_ANALYSIS { return db_->store(); }();
   if (store == nullptr) return Status(ErrorCode::kInvalidArgument, "the database is closed");
   auto held = sync::GetLocalBlob(*store, sha256);
-  // A damaged local copy is downloaded again.
-  if (!held.ok() && held.status().code() != ErrorCode::kHashMismatch) return held.status();
-  std::optional<std::string> local = held.ok() ? std::move(*held) : std::nullopt;
   std::string bytes;
   const char* source = "local";
-  if (local) {
-    bytes = std::move(*local);
-  } else {
-    transport_.BeginSync(&shut_down_, [&] { db_lock.unlock(); }, [&] { db_lock.lock(); });
-    struct EndSync {
-      CallbackTransport& transport;
-      ~EndSync() { transport.EndSync(); }
-    } end_sync{transport_};
+  if (held.ok() && *held) {
+    bytes = std::move(**held);
+  } else {  // not here, or a damaged copy: sync::FetchBlob downloads it (or says why not)
+    const TransportWindow window(transport_, &shut_down_, [&] { db_lock.unlock(); }, [&] { db_lock.lock(); });
     auto fetched = sync::FetchBlob(*store, transport_, sha256, options);
     if (!fetched.ok()) {
       if (shut_down_.load()) return Status(ErrorCode::kCancelled, "blob download cancelled; it resumes next time");
@@ -255,11 +266,7 @@ Status SyncSession::SyncOnce(const std::atomic<bool>& cancel, sync::SyncReport* 
   FB_RETURN_IF_ERROR(Archive::LoadProfile(*store).status());
 
   auto take_remote = [&]() FB_NO_THREAD_SAFETY_ANALYSIS { return db_->changes().TakeJson("remote"); };
-  transport_.BeginSync(&cancel, [&] { db_lock.unlock(); }, [&] { db_lock.lock(); });
-  struct EndSync {
-    CallbackTransport& transport;
-    ~EndSync() { transport.EndSync(); }
-  } end_sync{transport_};
+  const TransportWindow window(transport_, &cancel, [&] { db_lock.unlock(); }, [&] { db_lock.lock(); });
 
   sync::SyncClient client(*store, transport_);
   sync::SyncOptions options;
