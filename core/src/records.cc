@@ -292,12 +292,17 @@ std::string SelectRowSql(const TableSpec& t) {
   return sql;
 }
 
+Value ReadCell(const TableSpec& t, const Statement& st, size_t index) {
+  Value v = st.GetValue(static_cast<int>(index) + 1);
+  if (IsEncryptedColumn(t.columns[index])) return OpenCell(st.store(), v);
+  return v;
+}
+
 RowValues ReadRow(const TableSpec& t, const Statement& st) {
   RowValues row(t);
   row.id = st.String(0);
   for (size_t i = 0; i < t.columns.size(); ++i) {
-    row.values[i] = st.GetValue(static_cast<int>(i) + 1);
-    if (IsEncryptedColumn(t.columns[i])) row.values[i] = OpenCell(st.store(), row.values[i]);
+    row.values[i] = ReadCell(t, st, i);
     row.present[i] = 1;
   }
   return row;

@@ -35,7 +35,7 @@ class SyncDurability {
 
 }  // namespace
 
-Result<SyncClient::Batch> SyncClient::PrepareBatch(int push_limit) {
+Result<SyncClient::Batch> SyncClient::PrepareBatch(const SyncOptions& options) {
   FB_ASSIGN_OR_RETURN(Transaction txn, store_.Begin());
   FB_ASSIGN_OR_RETURN(Statement number, store_.Prepare(
       "UPDATE fb_sync_state SET request_seq = request_seq + 1 WHERE id = 1 RETURNING request_seq"));
@@ -51,9 +51,10 @@ Result<SyncClient::Batch> SyncClient::PrepareBatch(int push_limit) {
     batch.boundary = state.batch_seq;
   } else {
     FB_ASSIGN_OR_RETURN(Statement first, store_.Prepare(
-        "SELECT local_seq FROM (SELECT local_seq FROM fb_rows WHERE pending = 1 "
-        "UNION ALL SELECT local_seq FROM fb_cells WHERE pending = 1) ORDER BY local_seq LIMIT 1 OFFSET ?1"));
-    first.Bind(1, static_cast<int64_t>(std::max(1, push_limit)));
+        // A compound ORDER BY merges the two pending indexes instead of sorting.
+        "SELECT local_seq FROM fb_rows WHERE pending = 1 "
+        "UNION ALL SELECT local_seq FROM fb_cells WHERE pending = 1 ORDER BY 1 LIMIT 1 OFFSET ?1"));
+    first.Bind(1, static_cast<int64_t>(std::max(1, options.push_limit)));
     FB_ASSIGN_OR_RETURN(bool over, first.Step());
     const int64_t boundary = over ? first.Int(0) - 1 : state.local_seq;
     first.Reset();
@@ -69,20 +70,30 @@ Result<SyncClient::Batch> SyncClient::PrepareBatch(int push_limit) {
       FB_RETURN_IF_ERROR(save.Bind(1, batch.id).Bind(2, batch.boundary).Run());
     }
   }
+  SyncRequest header;
+  header.request = batch.request;
+  header.site = state.site;
+  header.batch_id = batch.id;
+  header.cursor = state.cursor;
+  header.epoch = state.epoch;
+  header.limit = options.page_limit;
+  RequestWriter writer(header);
   if (!batch.id.empty()) {
-    FB_ASSIGN_OR_RETURN(batch.changes, CollectChanges(batch.boundary));
-  }
-  if (!batch.id.empty() && state.batch_id.empty()) {
-    // The newest stamp this batch carries (the same on every retry): once acknowledged,
+    // The newest stamp the batch carries (the same on every retry): once acknowledged,
     // the server holds it and a clock correction must stay above it.
     Hlc newest = 0;
-    for (const auto& change : batch.changes) {
+    FB_RETURN_IF_ERROR(CollectChanges(batch.boundary, [&](const PushChange& change) {
+      writer.Add(change);
       newest = std::max(newest, change.hlc);
       for (const auto& cell : change.cells) newest = std::max(newest, cell.hlc);
+    }));
+    if (state.batch_id.empty()) {
+      FB_ASSIGN_OR_RETURN(Statement save, store_.Prepare("UPDATE fb_sync_state SET batch_hlc = ?1 WHERE id = 1"));
+      FB_RETURN_IF_ERROR(save.Bind(1, newest).Run());
     }
-    FB_ASSIGN_OR_RETURN(Statement save, store_.Prepare("UPDATE fb_sync_state SET batch_hlc = ?1 WHERE id = 1"));
-    FB_RETURN_IF_ERROR(save.Bind(1, newest).Run());
   }
+  batch.changes = writer.count();
+  batch.body = writer.Finish();
   FB_RETURN_IF_ERROR(txn.Commit());
   return batch;
 }
@@ -146,7 +157,7 @@ Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batc
     FB_RETURN_IF_ERROR(store_.Exec(
         "UPDATE fb_sync_state SET accepted_hlc = max(accepted_hlc, batch_hlc), batch_id = '', batch_seq = 0, "
         "batch_hlc = 0 WHERE id = 1"));
-    if (batch.id == state.batch_id) report.pushed += static_cast<int64_t>(batch.changes.size());
+    if (batch.id == state.batch_id) report.pushed += batch.changes;
     report.conflicts += response.conflicts;
   }
   int64_t cursor = state.cursor;
@@ -183,18 +194,8 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
       return Status(ErrorCode::kServerError, "sync did not finish within " + std::to_string(options.max_round_trips) +
                                                  " round trips");
     }
-    FB_ASSIGN_OR_RETURN(Batch batch, PrepareBatch(options.push_limit));
-    FB_ASSIGN_OR_RETURN(SyncState state, LoadSyncState(store_));
-    SyncRequest request;
-    request.request = batch.request;
-    request.site = state.site;
-    request.batch_id = batch.id;
-    request.cursor = state.cursor;
-    request.epoch = state.epoch;
-    request.limit = options.page_limit;
-    request.changes = std::move(batch.changes);
-    std::string body = EncodeRequest(request);
-    batch.changes = std::move(request.changes);
+    FB_ASSIGN_OR_RETURN(Batch batch, PrepareBatch(options));
+    std::string body = std::move(batch.body);
     HttpRequest http;
     http.path = "/v1/sync";
     http.headers = {{"Content-Type", "application/json"}, {"Accept-Encoding", "gzip"}};
@@ -234,7 +235,7 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
     // A response to an earlier request (a retry's late twin, a replay) describes an older
     // state of the server: applying it could roll rows back. It is ignored and the
     // round trip repeated.
-    if (response.request != request.request) continue;
+    if (response.request != batch.request) continue;
     FB_RETURN_IF_ERROR(ApplyResponse(response, batch, report));
     if (options.progress) {
       options.progress(SyncProgress{report.pushed, report.pulled, report.round_trips, response.more});

@@ -1,9 +1,13 @@
 // SyncClient: turning pending local changes into PushChanges.
 //
-// Set-based: the pending items of a batch, their rows' current values and the versions of
-// created rows' cells are read with one query each per table, not one per row.
+// The pending items of a batch and the versions of created rows' cells are read with one
+// query each per table; each row's current values are then read and encoded in local
+// write order, one change at a time, so memory follows the encoded batch, not its rows.
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <optional>
+#include <tuple>
 
 #include "fieldbook/core/json.h"
 #include "fieldbook/core/records.h"
@@ -39,7 +43,7 @@ std::string IdsJson(const std::vector<std::string>& ids) {
 
 }  // namespace
 
-Result<std::vector<PushChange>> SyncClient::CollectChanges(int64_t boundary) {
+Status SyncClient::CollectChanges(int64_t boundary, const std::function<void(const PushChange&)>& sink) {
   std::map<std::string, std::map<std::string, PendingRow>> by_table;
   {
     FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
@@ -73,30 +77,25 @@ Result<std::vector<PushChange>> SyncClient::CollectChanges(int64_t boundary) {
     }
   }
 
-  std::vector<std::pair<int64_t, PushChange>> ordered;
+  // Rows are visited in local write order and each change is built from a point read of
+  // its row and handed on: a batch is never held whole, only its encoding.
+  struct TableRead {
+    const TableSpec* spec = nullptr;
+    std::optional<Statement> read;
+    std::map<std::string, std::map<std::string, Hlc>> created_versions;
+  };
+  std::map<std::string, TableRead> reads;
+  std::vector<std::tuple<int64_t, const std::string*, const std::string*, PendingRow*>> order;
   for (auto& [table, rows] : by_table) {
     const TableSpec* spec = FindSyncedTable(store_, table);
     if (!spec) continue;  // a table this build no longer knows: nothing to read
-    // Current values of the rows to create or update, and versions of created rows' cells.
-    std::vector<std::string> live, created;
-    for (const auto& [id, p] : rows) {
-      if (!p.deleted) live.push_back(id);
+    TableRead& tr = reads[table];
+    tr.spec = spec;
+    std::vector<std::string> created;
+    for (auto& [id, p] : rows) {
+      order.emplace_back(p.order, &table, &id, &p);
       if (p.create) created.push_back(id);
     }
-    std::map<std::string, RowValues> values;
-    if (!live.empty()) {
-      FB_ASSIGN_OR_RETURN(Statement read, store_.Prepare(SelectRowSql(*spec) +
-                                                          " WHERE id IN (SELECT value FROM json_each(?1))"));
-      read.Bind(1, IdsJson(live));
-      for (;;) {
-        FB_ASSIGN_OR_RETURN(bool row, read.Step());
-        if (!row) break;
-        RowValues v = ReadRow(*spec, read);
-        std::string id = v.id;
-        values.emplace(std::move(id), std::move(v));
-      }
-    }
-    std::map<std::string, std::map<std::string, Hlc>> created_versions;
     if (!created.empty()) {
       // Cells edited after creation within this batch carry their own versions; edits after
       // the boundary travel in a later batch with theirs. Every retry of a batch therefore
@@ -108,69 +107,73 @@ Result<std::vector<PushChange>> SyncClient::CollectChanges(int64_t boundary) {
       for (;;) {
         FB_ASSIGN_OR_RETURN(bool row, later.Step());
         if (!row) break;
-        created_versions[later.String(0)][later.String(1)] = later.Int(2);
+        tr.created_versions[later.String(0)][later.String(1)] = later.Int(2);
       }
-    }
-    for (auto& [id, p] : rows) {
-      PushChange change;
-      change.table = table;
-      change.id = id;
-      if (p.deleted) {
-        change.op = PushChange::Op::kDelete;
-        change.hlc = p.row_hlc;
-        change.seen = p.row_seen;
-        ordered.emplace_back(p.order, std::move(change));
-        continue;
-      }
-      auto v = values.find(id);
-      if (v == values.end()) continue;  // deleted after the boundary: the tombstone goes in a later batch
-      const RowValues& current = v->second;
-      if (p.create) {
-        change.op = PushChange::Op::kCreate;
-        change.hlc = p.row_hlc;
-        change.seen = p.row_seen;
-        const auto found = created_versions.find(id);
-        const std::map<std::string, Hlc>* versions = found != created_versions.end() ? &found->second : nullptr;
-        change.cells.reserve(spec->columns.size());
-        for (size_t i = 0; i < spec->columns.size(); ++i) {
-          if (IsNull(current.values[i])) continue;  // a creation lists its non-null cells
-          PushCell cell;
-          cell.column = spec->columns[i].name;
-          cell.value = current.values[i];
-          cell.hlc = p.row_hlc;
-          if (versions) {
-            auto ver = versions->find(cell.column);
-            if (ver != versions->end()) cell.hlc = ver->second;
-          }
-          cell.seen = p.row_seen;
-          change.cells.push_back(std::move(cell));
-        }
-        if (change.cells.empty()) continue;
-      } else {
-        change.op = PushChange::Op::kUpdate;
-        bool first = true;
-        for (auto& [col, pc] : p.cells) {
-          const int index = spec->IndexOf(col);
-          if (index < 0) continue;
-          if (first) change.hlc = pc.hlc, change.seen = pc.seen, first = false;
-          PushCell cell;
-          cell.column = col;
-          cell.value = current.values[static_cast<size_t>(index)];
-          cell.hlc = pc.hlc;
-          cell.seen = pc.seen;
-          cell.base = std::move(pc.base);
-          change.cells.push_back(std::move(cell));
-        }
-        if (change.cells.empty()) continue;
-      }
-      ordered.emplace_back(p.order, std::move(change));
     }
   }
-  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<PushChange> out;
-  out.reserve(ordered.size());
-  for (auto& [order, change] : ordered) out.push_back(std::move(change));
-  return out;
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+  PushChange change;
+  for (const auto& [local_order, table, id, pending] : order) {
+    PendingRow& p = *pending;
+    TableRead& tr = reads[*table];
+    const TableSpec* spec = tr.spec;
+    change.table = *table;
+    change.id = *id;
+    change.cells.clear();
+    if (p.deleted) {
+      change.op = PushChange::Op::kDelete;
+      change.hlc = p.row_hlc;
+      change.seen = p.row_seen;
+      sink(change);
+      continue;
+    }
+    if (!tr.read) {
+      FB_ASSIGN_OR_RETURN(Statement read, store_.Prepare(SelectRowSql(*spec) + " WHERE id = ?1"));
+      tr.read.emplace(std::move(read));
+    }
+    Statement& read = *tr.read;
+    read.Reset();
+    read.Bind(1, *id);
+    FB_ASSIGN_OR_RETURN(bool found, read.Step());
+    if (!found) continue;  // deleted after the boundary: the tombstone goes in a later batch
+    if (p.create) {
+      change.op = PushChange::Op::kCreate;
+      change.hlc = p.row_hlc;
+      change.seen = p.row_seen;
+      const auto versions_it = tr.created_versions.find(*id);
+      const std::map<std::string, Hlc>* versions =
+          versions_it != tr.created_versions.end() ? &versions_it->second : nullptr;
+      for (size_t i = 0; i < spec->columns.size(); ++i) {
+        Value value = ReadCell(*spec, read, i);
+        if (IsNull(value)) continue;  // a creation lists its non-null cells
+        PushCell& cell = change.cells.emplace_back();
+        cell.column = spec->columns[i].name;
+        cell.value = std::move(value);
+        cell.hlc = p.row_hlc;
+        if (versions) {
+          auto ver = versions->find(cell.column);
+          if (ver != versions->end()) cell.hlc = ver->second;
+        }
+        cell.seen = p.row_seen;
+      }
+    } else {
+      change.op = PushChange::Op::kUpdate;
+      bool first = true;
+      for (auto& [col, pc] : p.cells) {
+        const int index = spec->IndexOf(col);
+        if (index < 0) continue;
+        if (first) change.hlc = pc.hlc, change.seen = pc.seen, first = false;
+        PushCell& cell = change.cells.emplace_back();
+        cell.column = col;
+        cell.value = ReadCell(*spec, read, static_cast<size_t>(index));
+        cell.hlc = pc.hlc;
+        cell.seen = pc.seen;
+        cell.base = std::move(pc.base);
+      }
+    }
+    if (!change.cells.empty()) sink(change);
+  }
+  return Status::Ok();
 }
 
 }  // namespace fieldbook::sync

@@ -31,12 +31,14 @@ Status Malformed(const std::string& where, const std::string& what) {
   return Status(ErrorCode::kMalformedRequest, what, where);
 }
 
-Result<Value> ReadValue(const JValue& v, const std::string& where) {
+// `where` + `part` + `column` names the value in an error (built only then).
+Result<Value> ReadValue(const JValue& v, const std::string& where, const char* part, const std::string& column) {
   if (v.IsNull()) return Value{};
   if (v.IsString()) return Value{std::string(v.GetString(), v.GetStringLength())};
   if (v.IsInt64()) return Value{v.GetInt64()};
   if (v.IsDouble()) return Value{v.GetDouble()};
-  return Malformed(where, std::string("a cell value must be null, a number or a string, not ") + JsonTypeName(v));
+  return Malformed(where + part + column,
+                   std::string("a cell value must be null, a number or a string, not ") + JsonTypeName(v));
 }
 
 // Accessors that say exactly which field is missing or of the wrong type.
@@ -141,10 +143,11 @@ Result<WireRow> ReadRow(const JValue& v, const std::string& where) {
   FB_ASSIGN_OR_RETURN(row.deleted, r.Bool("d"));
   FB_ASSIGN_OR_RETURN(const JValue* cells, r.Object("c"));
   if (cells) {
+    row.cells.reserve(cells->MemberCount());
     for (auto it = cells->MemberBegin(); it != cells->MemberEnd(); ++it) {
-      const std::string col(it->name.GetString(), it->name.GetStringLength());
-      FB_ASSIGN_OR_RETURN(Value value, ReadValue(it->value, where + ".c." + col));
-      row.cells.emplace_back(col, std::move(value));
+      std::string col(it->name.GetString(), it->name.GetStringLength());
+      FB_ASSIGN_OR_RETURN(Value value, ReadValue(it->value, where, ".c.", col));
+      row.cells.emplace_back(std::move(col), std::move(value));
     }
   }
   FB_ASSIGN_OR_RETURN(const JValue* versions, r.Object("x"));
@@ -171,9 +174,13 @@ CellVersion WireRow::VersionOf(const std::string& column) const {
   return it != versions.end() ? it->second : CellVersion{hlc, site};
 }
 
-std::string EncodeRequest(const SyncRequest& q) {
+struct RequestWriter::Impl {
   rapidjson::StringBuffer buf;
-  Writer w(buf);
+  Writer w{buf};
+};
+
+RequestWriter::RequestWriter(const SyncRequest& q) : impl_(std::make_unique<Impl>()) {
+  Writer& w = impl_->w;
   w.StartObject();
   w.Key("protocol");
   w.Int(q.protocol);
@@ -191,68 +198,82 @@ std::string EncodeRequest(const SyncRequest& q) {
   w.Int(q.limit);
   w.Key("changes");
   w.StartArray();
-  for (const auto& c : q.changes) {
+}
+
+RequestWriter::~RequestWriter() = default;
+
+void RequestWriter::Add(const PushChange& c) {
+  Writer& w = impl_->w;
+  ++count_;
+  w.StartObject();
+  w.Key("t");
+  WriteString(w, c.table);
+  w.Key("r");
+  WriteString(w, c.id);
+  w.Key("op");
+  w.String(OpName(c.op));
+  w.Key("h");
+  w.Int64(c.hlc);
+  w.Key("n");
+  w.Int64(c.seen);
+  if (c.op != PushChange::Op::kDelete) {
+    w.Key("c");
     w.StartObject();
-    w.Key("t");
-    WriteString(w, c.table);
-    w.Key("r");
-    WriteString(w, c.id);
-    w.Key("op");
-    w.String(OpName(c.op));
-    w.Key("h");
-    w.Int64(c.hlc);
-    w.Key("n");
-    w.Int64(c.seen);
-    if (c.op != PushChange::Op::kDelete) {
-      w.Key("c");
-      w.StartObject();
-      for (const auto& cell : c.cells) {
-        w.Key(cell.column.c_str(), static_cast<rapidjson::SizeType>(cell.column.size()));
-        WriteValue(w, cell.value);
-      }
-      w.EndObject();
-      bool any_hlc = false, any_seen = false, any_base = false;
-      for (const auto& cell : c.cells) {
-        any_hlc |= cell.hlc != c.hlc;
-        any_seen |= cell.seen != c.seen;
-        any_base |= cell.base.has_value();
-      }
-      if (any_hlc) {
-        w.Key("xh");
-        w.StartObject();
-        for (const auto& cell : c.cells) {
-          if (cell.hlc == c.hlc) continue;
-          w.Key(cell.column.c_str(), static_cast<rapidjson::SizeType>(cell.column.size()));
-          w.Int64(cell.hlc);
-        }
-        w.EndObject();
-      }
-      if (any_seen) {
-        w.Key("xn");
-        w.StartObject();
-        for (const auto& cell : c.cells) {
-          if (cell.seen == c.seen) continue;
-          w.Key(cell.column.c_str(), static_cast<rapidjson::SizeType>(cell.column.size()));
-          w.Int64(cell.seen);
-        }
-        w.EndObject();
-      }
-      if (any_base) {
-        w.Key("b");
-        w.StartObject();
-        for (const auto& cell : c.cells) {
-          if (!cell.base) continue;
-          w.Key(cell.column.c_str(), static_cast<rapidjson::SizeType>(cell.column.size()));
-          WriteValue(w, *cell.base);
-        }
-        w.EndObject();
-      }
+    for (const auto& cell : c.cells) {
+      w.Key(cell.column.c_str(), static_cast<rapidjson::SizeType>(cell.column.size()));
+      WriteValue(w, cell.value);
     }
     w.EndObject();
+    bool any_hlc = false, any_seen = false, any_base = false;
+    for (const auto& cell : c.cells) {
+      any_hlc |= cell.hlc != c.hlc;
+      any_seen |= cell.seen != c.seen;
+      any_base |= cell.base.has_value();
+    }
+    if (any_hlc) {
+      w.Key("xh");
+      w.StartObject();
+      for (const auto& cell : c.cells) {
+        if (cell.hlc == c.hlc) continue;
+        w.Key(cell.column.c_str(), static_cast<rapidjson::SizeType>(cell.column.size()));
+        w.Int64(cell.hlc);
+      }
+      w.EndObject();
+    }
+    if (any_seen) {
+      w.Key("xn");
+      w.StartObject();
+      for (const auto& cell : c.cells) {
+        if (cell.seen == c.seen) continue;
+        w.Key(cell.column.c_str(), static_cast<rapidjson::SizeType>(cell.column.size()));
+        w.Int64(cell.seen);
+      }
+      w.EndObject();
+    }
+    if (any_base) {
+      w.Key("b");
+      w.StartObject();
+      for (const auto& cell : c.cells) {
+        if (!cell.base) continue;
+        w.Key(cell.column.c_str(), static_cast<rapidjson::SizeType>(cell.column.size()));
+        WriteValue(w, *cell.base);
+      }
+      w.EndObject();
+    }
   }
-  w.EndArray();
   w.EndObject();
-  return Finish(buf);
+}
+
+std::string RequestWriter::Finish() {
+  impl_->w.EndArray();
+  impl_->w.EndObject();
+  return std::string(impl_->buf.GetString(), impl_->buf.GetSize());
+}
+
+std::string EncodeRequest(const SyncRequest& q) {
+  RequestWriter writer(q);
+  for (const auto& c : q.changes) writer.Add(c);
+  return writer.Finish();
 }
 
 Result<SyncRequest> DecodeRequest(std::string_view json) {
@@ -304,10 +325,11 @@ Result<SyncRequest> DecodeRequest(std::string_view json) {
       FB_ASSIGN_OR_RETURN(const JValue* xn, cr.Object("xn"));
       FB_ASSIGN_OR_RETURN(const JValue* bases, cr.Object("b"));
       if (cells) {
+        c.cells.reserve(cells->MemberCount());
         for (auto it = cells->MemberBegin(); it != cells->MemberEnd(); ++it) {
           PushCell cell;
           cell.column.assign(it->name.GetString(), it->name.GetStringLength());
-          FB_ASSIGN_OR_RETURN(cell.value, ReadValue(it->value, where + ".c." + cell.column));
+          FB_ASSIGN_OR_RETURN(cell.value, ReadValue(it->value, where, ".c.", cell.column));
           cell.hlc = c.hlc;
           cell.seen = c.seen;
           if (xh && xh->HasMember(cell.column.c_str())) {
@@ -321,7 +343,7 @@ Result<SyncRequest> DecodeRequest(std::string_view json) {
             cell.seen = n.GetInt64();
           }
           if (bases && bases->HasMember(cell.column.c_str())) {
-            FB_ASSIGN_OR_RETURN(Value base, ReadValue((*bases)[cell.column.c_str()], where + ".b." + cell.column));
+            FB_ASSIGN_OR_RETURN(Value base, ReadValue((*bases)[cell.column.c_str()], where, ".b.", cell.column));
             cell.base = std::move(base);
           }
           c.cells.push_back(std::move(cell));

@@ -94,6 +94,8 @@ void WriteRowJson(const RowValues& row, rapidjson::Writer<rapidjson::StringBuffe
 std::string SelectRowSql(const TableSpec& table);
 // Reads a row selected with SelectRowSql.
 RowValues ReadRow(const TableSpec& table, const Statement& st);
+// Reads column `index` of table.columns from such a row (opened when encrypted at rest).
+Value ReadCell(const TableSpec& table, const Statement& st, size_t index);
 // Steps `st` (a SelectRowSql query of `table`, bound) to its end and writes the rows as
 // a JSON array; RowsJson returns that array as text.
 Status WriteRowsJson(const TableSpec& table, Statement& st, rapidjson::Writer<rapidjson::StringBuffer>& w);

@@ -92,10 +92,14 @@ class SyncClient {
     int64_t request = 0;  // number of the request that carries it
     std::string id;
     int64_t boundary = 0;
-    std::vector<PushChange> changes;
+    int64_t changes = 0;  // rows the batch carries
+    std::string body;     // the encoded request (JSON)
   };
-  Result<Batch> PrepareBatch(int push_limit);
-  Result<std::vector<PushChange>> CollectChanges(int64_t boundary);
+  // Numbers the next request and encodes it with the batch to (re)send, if any.
+  Result<Batch> PrepareBatch(const SyncOptions& options);
+  // Hands each pending change up to `boundary` to `sink` in local write order (parents
+  // before their children), one at a time.
+  Status CollectChanges(int64_t boundary, const std::function<void(const PushChange&)>& sink);
   Status ApplyResponse(const SyncResponse& response, const Batch& batch, SyncReport& report);
   Status CorrectClock(int64_t server_time);
 

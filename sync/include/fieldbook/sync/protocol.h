@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,6 +101,24 @@ struct ErrorBody {
 };
 
 std::string EncodeRequest(const SyncRequest& request);
+// Encodes a request one change at a time, so a large batch is never held as a list of
+// changes: the header comes from `header` (its changes are ignored), then Add() each
+// change in order and Finish() once.
+class RequestWriter {
+ public:
+  explicit RequestWriter(const SyncRequest& header);
+  ~RequestWriter();
+  RequestWriter(const RequestWriter&) = delete;
+  RequestWriter& operator=(const RequestWriter&) = delete;
+  void Add(const PushChange& change);
+  int64_t count() const { return count_; }
+  std::string Finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int64_t count_ = 0;
+};
 Result<SyncRequest> DecodeRequest(std::string_view json);
 std::string EncodeResponse(const SyncResponse& response);
 Result<SyncResponse> DecodeResponse(std::string_view json);
