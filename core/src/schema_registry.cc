@@ -6,10 +6,8 @@
 namespace fieldbook {
 
 const ColumnSpec* TableSpec::Find(std::string_view column) const {
-  for (const auto& c : columns) {
-    if (c.name == column) return &c;
-  }
-  return nullptr;
+  const int index = IndexOf(column);
+  return index < 0 ? nullptr : &columns[static_cast<size_t>(index)];
 }
 
 int TableSpec::IndexOf(std::string_view column) const {

@@ -202,7 +202,7 @@ ApiReply Api::Sync(const ApiRequest& request) {
   SessionLease session(*this, std::move(leased).value());
   auto who = Authenticate(request, *session);
   if (!who.ok()) return Error(who.status());
-  ServiceResult result = service_.HandleSync(*session, *who, body);
+  ServiceResult result = service_.HandleSync(*session, *who, std::move(body));
   if (!result.status.ok()) return Error(result.status);
   metrics_.changes_applied += result.applied;
   metrics_.conflicts += result.conflicts;

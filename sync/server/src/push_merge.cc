@@ -113,38 +113,42 @@ class PushApplier {
       return Status::Ok();
     };
     FB_RETURN_IF_ERROR(check_clock(c.hlc, "h"));
-    std::set<std::string> seen;
+    // Each column's cell by column index: a column given twice is refused, and a creation's
+    // required columns are looked up without scanning the cells.
+    std::vector<const PushCell*> given(t.columns.size(), nullptr);
     for (const PushCell& cell : c.cells) {
-      const std::string field = "c." + cell.column;
+      auto field = [&cell] { return "c." + cell.column; };
       const ColumnSpec* col = t.Find(cell.column);
-      if (!col) return Status(ErrorCode::kUnknownColumn, "no column " + cell.column + " in " + t.name, field);
-      if (!seen.insert(cell.column).second) return Status(ErrorCode::kMalformedRequest, "column given twice", field);
+      if (!col) return Status(ErrorCode::kUnknownColumn, "no column " + cell.column + " in " + t.name, field());
+      const PushCell*& slot = given[static_cast<size_t>(col - t.columns.data())];
+      if (slot) return Status(ErrorCode::kMalformedRequest, "column given twice", field());
+      slot = &cell;
       if (col->merge == MergePolicy::kServerOnly) {
-        return Status(ErrorCode::kServerOnlyColumn, t.name + "." + cell.column + " is written by the server only", field);
+        return Status(ErrorCode::kServerOnlyColumn, t.name + "." + cell.column + " is written by the server only", field());
       }
-      FB_RETURN_IF_ERROR(check_clock(cell.hlc, field));
+      if (sync::HlcMs(cell.hlc) > limit_ms) FB_RETURN_IF_ERROR(check_clock(cell.hlc, field()));
       if (IsNull(cell.value)) continue;
       const bool ok_type = (col->type == SqlType::kText && AsText(cell.value)) ||
                            (col->type == SqlType::kInteger && AsInt(cell.value)) ||
                            (col->type == SqlType::kReal && !AsText(cell.value));
       if (!ok_type) {
-        return Status(ErrorCode::kMalformedRequest, "wrong type for a " + std::string(SqlTypeName(col->type)) + " column", field);
+        return Status(ErrorCode::kMalformedRequest, "wrong type for a " + std::string(SqlTypeName(col->type)) + " column", field());
       }
       if (const std::string* text = AsText(cell.value)) {
         if (text->size() > col->max_length) {
-          return Status(ErrorCode::kInvalidField, "longer than " + std::to_string(col->max_length) + " bytes", field);
+          return Status(ErrorCode::kInvalidField, "longer than " + std::to_string(col->max_length) + " bytes", field());
         }
         if (col->format == Format::kEnum &&
             std::find(col->enum_values.begin(), col->enum_values.end(), *text) == col->enum_values.end()) {
-          return Status(ErrorCode::kInvalidField, "not an allowed value", field);
+          return Status(ErrorCode::kInvalidField, "not an allowed value", field());
         }
       }
     }
     if (c.op == PushChange::Op::kCreate) {
-      for (const auto& col : t.columns) {
+      for (size_t i = 0; i < t.columns.size(); ++i) {
+        const ColumnSpec& col = t.columns[i];
         if (!col.required || col.merge == MergePolicy::kServerOnly) continue;
-        auto it = std::find_if(c.cells.begin(), c.cells.end(), [&](const PushCell& p) { return p.column == col.name; });
-        if (it == c.cells.end() || IsNull(it->value)) {
+        if (!given[i] || IsNull(given[i]->value)) {
           return Status(ErrorCode::kMissingField, "required when creating a " + t.name + " row", "c." + col.name);
         }
       }

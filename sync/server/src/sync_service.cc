@@ -60,7 +60,7 @@ std::vector<std::string> BlobRefsOfCell(const StoredRow& row, const ColumnSpec& 
 SyncService::SyncService(ServerBackend& backend, Env& env, ServiceConfig config)
     : backend_(backend), env_(env), config_(std::move(config)) {}
 
-ServiceResult SyncService::HandleSync(ServerSession& session, const Principal& who, std::string_view body) {
+ServiceResult SyncService::HandleSync(ServerSession& session, const Principal& who, std::string body) {
   ServiceResult result;
   auto fail = [&](Status s) {
     result.status = s;
@@ -68,7 +68,7 @@ ServiceResult SyncService::HandleSync(ServerSession& session, const Principal& w
     result.body = sync::EncodeError(s, env_.NowMs());
     return result;
   };
-  auto request = sync::DecodeRequest(body);
+  auto request = sync::DecodeRequest(std::move(body));
   if (!request.ok()) return fail(request.status());
   result.changes = request->changes.size();
   if (request->changes.size() > config_.max_changes) {

@@ -119,7 +119,7 @@ class RequestWriter {
   std::unique_ptr<Impl> impl_;
   int64_t count_ = 0;
 };
-Result<SyncRequest> DecodeRequest(std::string_view json);
+Result<SyncRequest> DecodeRequest(std::string json);  // parsed in place
 std::string EncodeResponse(const SyncResponse& response);
 Result<SyncResponse> DecodeResponse(std::string_view json);
 std::string EncodeError(const Status& status, int64_t server_time, std::optional<int64_t> offset = std::nullopt);

@@ -59,7 +59,7 @@ class SyncService {
  public:
   SyncService(ServerBackend& backend, Env& env, ServiceConfig config);
 
-  ServiceResult HandleSync(ServerSession& session, const Principal& who, std::string_view body);
+  ServiceResult HandleSync(ServerSession& session, const Principal& who, std::string body);
   const ServiceConfig& config() const { return config_; }
   ServerBackend& backend() { return backend_; }
 
