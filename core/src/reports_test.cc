@@ -189,3 +189,38 @@ TEST_CASE("reports: effect divides done by planned contacts and credits opportun
     CHECK(Text(month, "from") == "2026-01-01");
   }
 }
+
+TEST_CASE("reports: a follow-up is credited to the visit's agent, else the owner, and done only by a later visit by `to`") {
+  ArchiveFixture f;
+  const std::string a = f.Add("customers", R"({"name":"甲"})");
+  // Another agent's visit to a's customer plans a follow-up for 01-10, done by the visit on 01-06.
+  f.Add("visits", R"({"channel":"visit","agent":"agent-9","visited_at":"2026-01-05T02:00:00Z",
+        "next_action_date":"2026-01-10"})", a);
+  f.Add("visits", R"({"channel":"phone","visited_at":"2026-01-06T02:00:00Z"})", a);
+  // The owner's follow-up for 01-20: the next visit is on 02-03, after the period.
+  f.Add("visits", R"({"channel":"visit","visited_at":"2026-01-07T02:00:00Z","next_action_date":"2026-01-20"})", a);
+  f.Add("visits", R"({"channel":"visit","visited_at":"2026-02-03T02:00:00Z"})", a);
+  // Planned outside the period: not counted.
+  f.Add("visits", R"({"channel":"visit","visited_at":"2026-01-04T02:00:00Z","next_action_date":"2026-02-01"})", a);
+
+  auto mine = Report(f, "effect", Period("2026-01-01", "2026-01-31"));
+  REQUIRE(mine["agents"].Size() == 1);
+  CHECK(Text(mine["agents"][0], "agent") == "agent-7");
+  CHECK(mine["total"]["follow_ups_planned"].GetInt64() == 1);
+  CHECK(mine["total"]["follow_ups_done"].GetInt64() == 0);
+
+  ReportOptions team = Period("2026-01-01", "2026-01-31");
+  team.team = true;
+  auto all = Report(f, "effect", team);
+  REQUIRE(all["agents"].Size() == 2);
+  CHECK(Text(all["agents"][1], "agent") == "agent-9");
+  CHECK(all["agents"][1]["follow_ups_planned"].GetInt64() == 1);
+  CHECK(all["agents"][1]["follow_ups_done"].GetInt64() == 1);
+  CHECK(all["total"]["follow_ups_planned"].GetInt64() == 2);
+  CHECK(all["total"]["follow_ups_done"].GetInt64() == 1);
+
+  // Through March the owner's follow-up is done by the 02-03 visit.
+  auto spring = Report(f, "effect", Period("2026-01-01", "2026-03-31"));
+  CHECK(spring["total"]["follow_ups_planned"].GetInt64() == 2);
+  CHECK(spring["total"]["follow_ups_done"].GetInt64() == 2);
+}
