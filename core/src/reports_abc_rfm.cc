@@ -1,5 +1,6 @@
 // ABC on premium contribution and RFM scores, per customer in scope.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -67,6 +68,7 @@ Result<std::string> Abc(Store& store, const Scope& scope, bool details) {
     tally[classes[i]].premium += customers[i].premium;
   }
   rapidjson::StringBuffer buf;
+  if (details) buf.Reserve(customers.size() * 110 + 1024);  // about 105 bytes a customer
   JsonWriter w(buf);
   w.StartObject();
   WriteHeader(w, "abc", scope);
@@ -165,7 +167,7 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
     }
   }
   struct Row {
-    std::string id;
+    uint32_t at;  // the customer's row in `ids`
     std::optional<int64_t> recency_days;
     int64_t frequency = 0, monetary = 0;
   };
@@ -177,7 +179,7 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
   const int64_t to_day = scope.to.ToDays();
   for (uint32_t i : by_id) {
     const Tally& t = tally[i];
-    Row r{ids.id(i), std::nullopt, t.frequency, t.monetary};
+    Row r{i, std::nullopt, t.frequency, t.monetary};
     // Contact times are instants, seen as days in UTC+8; policy dates are days already.
     std::optional<int64_t> last_day;
     if (t.last_contact_ms) last_day = DateOfMs(*t.last_contact_ms + kCstOffsetMs).ToDays();
@@ -196,13 +198,20 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
     monetary.push_back(static_cast<double>(r.monetary));
   }
   const auto rs = QuintileScores(recency), fs = QuintileScores(frequency), ms = QuintileScores(monetary);
+  // The segment code "RFM" of row i: three digits 1-5.
+  auto code = [&](size_t i) {
+    std::array<char, 4> c{static_cast<char>('0' + rs[i]), static_cast<char>('0' + fs[i]),
+                          static_cast<char>('0' + ms[i]), '\0'};
+    return c;
+  };
   int64_t distribution[3][5] = {};
-  std::map<std::string, int64_t> segments;
+  int64_t segments[125] = {};  // by (r-1)*25 + (f-1)*5 + (m-1): the codes in text order
   for (size_t i = 0; i < rows.size(); ++i) {
     distribution[0][rs[i] - 1]++, distribution[1][fs[i] - 1]++, distribution[2][ms[i] - 1]++;
-    segments[std::to_string(rs[i]) + std::to_string(fs[i]) + std::to_string(ms[i])]++;
+    segments[(rs[i] - 1) * 25 + (fs[i] - 1) * 5 + (ms[i] - 1)]++;
   }
   rapidjson::StringBuffer buf;
+  if (details) buf.Reserve(rows.size() * 140 + 1024);  // about 130 bytes a customer
   JsonWriter w(buf);
   w.StartObject();
   WriteHeader(w, "rfm", scope);
@@ -220,9 +229,12 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
   w.EndObject();
   w.Key("segments");
   w.StartObject();
-  for (const auto& [code, n] : segments) {
-    w.Key(code.c_str());
-    w.Int64(n);
+  for (int k = 0; k < 125; ++k) {
+    if (segments[k] == 0) continue;
+    const char name[4] = {static_cast<char>('1' + k / 25), static_cast<char>('1' + k / 5 % 5),
+                          static_cast<char>('1' + k % 5), '\0'};
+    w.Key(name, 3);
+    w.Int64(segments[k]);
   }
   w.EndObject();
   if (details) {
@@ -231,7 +243,7 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
     for (size_t i = 0; i < rows.size(); ++i) {
       w.StartObject();
       w.Key("customer_id");
-      Str(w, rows[i].id);
+      Str(w, ids.id(rows[i].at));
       w.Key("recency_days");
       if (rows[i].recency_days) w.Int64(*rows[i].recency_days); else w.Null();
       w.Key("frequency");
@@ -245,7 +257,7 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
       w.Key("m");
       w.Int(ms[i]);
       w.Key("rfm");
-      Str(w, std::to_string(rs[i]) + std::to_string(fs[i]) + std::to_string(ms[i]));
+      w.String(code(i).data(), 3);
       w.EndObject();
     }
     w.EndArray();
