@@ -64,7 +64,7 @@ struct CustomerInfo {
   bool lunar = false;
   bool person = false;
   bool left = false;
-  const std::string* tier = nullptr;  // the tier's name in the team's configuration
+  const std::string* revisit_detail = nullptr;  // "every N days (tier)", shared by the tier
   int revisit_days = 0;
   int64_t last_contact_ms = 0;
   // The marketing consent record that decided `marketing` (the latest wins): its time and
@@ -254,7 +254,7 @@ class Builder {
         c.birth = DateOf(st, 4);
         c.lunar = st.OptInt(5).value_or(0) == 1;
         const TierInfo& tier = TierOf(st.IsNull(6) ? std::string_view("general") : st.Text(6));
-        c.tier = &tier.name;
+        c.revisit_detail = &tier.revisit_detail;
         c.revisit_days = tier.revisit_days;
         c.left = st.Text(7) == "left";
         c.last_contact_ms = std::max(st.OptInt(8).value_or(0), st.OptInt(9).value_or(0));
@@ -312,7 +312,7 @@ class Builder {
       if (DueOrOverdue(due, &overdue)) {
         Occasion& o = AddFor(due, "revisit", "service", c, {});
         o.title = "revisit " + c.name;
-        o.detail = "every " + std::to_string(every) + " days (" + *c.tier + ")";
+        o.detail = *c.revisit_detail;
         o.overdue = overdue;
       }
     }
@@ -325,12 +325,15 @@ class Builder {
   struct TierInfo {
     std::string name;
     int revisit_days;
+    std::string revisit_detail;
   };
   const TierInfo& TierOf(std::string_view tier) {
     for (const TierInfo& t : tiers_) {
       if (t.name == tier) return t;
     }
-    return tiers_.push_back(TierInfo{std::string(tier), config_.Tier(tier).revisit_days}), tiers_.back();
+    const int days = config_.Tier(tier).revisit_days;
+    const std::string detail = "every " + std::to_string(days) + " days (" + std::string(tier) + ")";
+    return tiers_.push_back(TierInfo{std::string(tier), days, detail}), tiers_.back();
   }
 
   static Result<std::string> ConsentId(Statement& id_of, int64_t rowid) {
@@ -559,13 +562,27 @@ class Builder {
 
 // A rapidjson output stream appending to a string: the JSON of a large calendar is
 // written once, not built in a buffer and copied.
+// A rapidjson output stream over a std::string. The writer reserves room for each
+// value and then puts its characters unchecked (PutReserve / PutUnsafe below, found by
+// argument-dependent lookup); a push_back per character cost a quarter of the calendar.
 struct StringOutput {
   using Ch = char;
-  explicit StringOutput(std::string& s) : out(s) {}
-  void Put(char c) { out.push_back(c); }
+  explicit StringOutput(std::string& s) : out(s), len(s.size()) {}
+  void Reserve(size_t n) {
+    if (len + n > out.size()) out.resize(std::max({out.capacity(), 2 * out.size(), len + n}));
+  }
+  void Put(char c) {
+    Reserve(1);
+    out[len++] = c;
+  }
   void Flush() {}
+  // Cuts the string to what was written.
+  void Finish() { out.resize(len); }
   std::string& out;
+  size_t len;
 };
+void PutReserve(StringOutput& s, size_t n) { s.Reserve(n); }
+void PutUnsafe(StringOutput& s, char c) { s.out[s.len++] = c; }
 
 void OptString(rapidjson::Writer<StringOutput>& w, const std::string& s) {
   if (s.empty()) {
@@ -652,6 +669,7 @@ std::string CalendarJson(const CalendarResult& r) {
   }
   w.EndArray();
   w.EndObject();
+  buf.Finish();
   return out;
 }
 
