@@ -568,8 +568,15 @@ class Builder {
 struct StringOutput {
   using Ch = char;
   explicit StringOutput(std::string& s) : out(s), len(s.size()) {}
+  // Grows the string in steps that stay within its capacity while they can: resizing
+  // zero-fills, and touching the whole reservation at once costs page faults for room
+  // the output may never use.
   void Reserve(size_t n) {
-    if (len + n > out.size()) out.resize(std::max({out.capacity(), 2 * out.size(), len + n}));
+    if (len + n <= out.size()) return;
+    constexpr size_t kStep = 64 * 1024;
+    size_t want = std::max(len + n, out.size() + kStep);
+    if (want > out.capacity()) want = std::max(want, 2 * out.capacity());
+    out.resize(want);
   }
   void Put(char c) {
     Reserve(1);

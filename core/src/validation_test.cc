@@ -58,6 +58,10 @@ TEST_CASE("calendar dates parse strictly and do arithmetic across leap years", "
   CHECK(!ParseDate("2023-02-29").ok());
   CHECK(!ParseDate("2024-2-9").ok());
   CHECK(ParseDate("2024-01-31")->AddMonths(1).ToString() == "2024-02-29");
+  CHECK((Date{7, 1, 9}).ToString() == "0007-01-09");
+  CHECK((Date{9999, 12, 31}).ToString() == "9999-12-31");
+  CHECK((Date{10000, 1, 1}).ToString() == "10000-01-01");
+  CHECK((Date{-1, 1, 1}).ToString() == "-001-01-01");
   CHECK(ParseDate("2026-11-23")->Weekday() == 0);  // a Monday
   CHECK(*ParseTimestampMs("1970-01-01T00:00:01.5Z") == 1500);
   CHECK(*ParseTimestampMs("2024-05-01T08:00:00+08:00") == *ParseTimestampMs("2024-05-01T00:00:00Z"));
