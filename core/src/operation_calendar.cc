@@ -561,8 +561,7 @@ class Builder {
 };
 
 // A rapidjson output stream appending to a string: the JSON of a large calendar is
-// written once, not built in a buffer and copied.
-// A rapidjson output stream over a std::string. The writer reserves room for each
+// written once, not built in a buffer and copied. The writer reserves room for each
 // value and then puts its characters unchecked (PutReserve / PutUnsafe below, found by
 // argument-dependent lookup); a push_back per character cost a quarter of the calendar.
 struct StringOutput {
@@ -574,9 +573,7 @@ struct StringOutput {
   void Reserve(size_t n) {
     if (len + n <= out.size()) return;
     constexpr size_t kStep = 64 * 1024;
-    size_t want = std::max(len + n, out.size() + kStep);
-    if (want > out.capacity()) want = std::max(want, 2 * out.capacity());
-    out.resize(want);
+    out.resize(std::max(len + n, out.size() + kStep));  // past capacity, the string doubles it
   }
   void Put(char c) {
     Reserve(1);

@@ -198,17 +198,18 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
     monetary.push_back(static_cast<double>(r.monetary));
   }
   const auto rs = QuintileScores(recency), fs = QuintileScores(frequency), ms = QuintileScores(monetary);
-  // The segment code "RFM" of row i: three digits 1-5.
-  auto code = [&](size_t i) {
-    std::array<char, 4> c{static_cast<char>('0' + rs[i]), static_cast<char>('0' + fs[i]),
-                          static_cast<char>('0' + ms[i]), '\0'};
-    return c;
+  // Segment k = (r-1)*25 + (f-1)*5 + (m-1), so segments in k order are in code order; its
+  // code is the three digits "rfm".
+  auto segment = [&](size_t i) { return (rs[i] - 1) * 25 + (fs[i] - 1) * 5 + (ms[i] - 1); };
+  auto code = [](int k) {
+    return std::array<char, 3>{static_cast<char>('1' + k / 25), static_cast<char>('1' + k / 5 % 5),
+                               static_cast<char>('1' + k % 5)};
   };
   int64_t distribution[3][5] = {};
-  int64_t segments[125] = {};  // by (r-1)*25 + (f-1)*5 + (m-1): the codes in text order
+  int64_t segments[125] = {};
   for (size_t i = 0; i < rows.size(); ++i) {
     distribution[0][rs[i] - 1]++, distribution[1][fs[i] - 1]++, distribution[2][ms[i] - 1]++;
-    segments[(rs[i] - 1) * 25 + (fs[i] - 1) * 5 + (ms[i] - 1)]++;
+    segments[segment(i)]++;
   }
   rapidjson::StringBuffer buf;
   if (details) buf.Reserve(rows.size() * 140 + 1024);  // about 130 bytes a customer
@@ -231,9 +232,7 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
   w.StartObject();
   for (int k = 0; k < 125; ++k) {
     if (segments[k] == 0) continue;
-    const char name[4] = {static_cast<char>('1' + k / 25), static_cast<char>('1' + k / 5 % 5),
-                          static_cast<char>('1' + k % 5), '\0'};
-    w.Key(name, 3);
+    w.Key(code(k).data(), 3);
     w.Int64(segments[k]);
   }
   w.EndObject();
@@ -257,7 +256,7 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
       w.Key("m");
       w.Int(ms[i]);
       w.Key("rfm");
-      w.String(code(i).data(), 3);
+      w.String(code(segment(i)).data(), 3);
       w.EndObject();
     }
     w.EndArray();

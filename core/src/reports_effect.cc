@@ -120,7 +120,7 @@ Status FollowUps(Store& store, const Scope& scope, std::map<std::string, AgentEf
   for (const Planned& p : planned) {
     AgentEffect& e = out[*name_of[p.agent]];
     ++e.follow_ups_planned;
-    if (p.at && last[p.customer] != INT64_MIN && last[p.customer] > *p.at) ++e.follow_ups_done;
+    if (p.at && last[p.customer] > *p.at) ++e.follow_ups_done;  // INT64_MIN: no visit by `to`
   }
   return Status::Ok();
 }

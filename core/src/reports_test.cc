@@ -141,6 +141,10 @@ TEST_CASE("reports: rfm scores recency from the last contact or purchase, freque
   CHECK(Text(*rows[b], "rfm") == "222");
   CHECK((*rows[c])["recency_days"].IsNull());
   CHECK(Text(*rows[c], "rfm") == "111");
+  // One segment per code held, in code order.
+  std::vector<std::pair<std::string, int64_t>> segments;
+  for (const auto& m : doc["segments"].GetObject()) segments.emplace_back(m.name.GetString(), m.value.GetInt64());
+  CHECK(segments == std::vector<std::pair<std::string, int64_t>>{{"111", 1}, {"222", 1}, {"444", 1}});
 }
 
 TEST_CASE("reports: effect divides done by planned contacts and credits opportunities won") {
