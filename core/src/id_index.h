@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "fieldbook/core/store.h"
+
 namespace fieldbook {
 
 class IdIndex {
@@ -79,5 +81,13 @@ class IdIndex {
   std::vector<std::string> ids_;
   std::vector<Slot> slots_;
 };
+
+// How many customers the store holds, to reserve an index and its rows up front: growing
+// them row by row rehashes and moves everything several times on a large book.
+inline Result<size_t> CustomerCount(Store& store) {
+  FB_ASSIGN_OR_RETURN(Statement count, store.Prepare("SELECT count(*) FROM customers"));
+  FB_ASSIGN_OR_RETURN(bool counted, count.Step());
+  return counted ? static_cast<size_t>(count.Int(0)) : size_t{0};
+}
 
 }  // namespace fieldbook

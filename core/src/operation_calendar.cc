@@ -32,6 +32,7 @@
 #include "fieldbook/core/json.h"
 #include "fieldbook/core/operation_calendar.h"
 #include "id_index.h"
+#include "json_output.h"
 
 namespace fieldbook {
 namespace {
@@ -236,9 +237,8 @@ class Builder {
   // birthdays and revisits. Every table is read in one pass in storage order and joined
   // here by id: sorted or per-row SQL lookups cost more than the whole calendar.
   Status Customers() {
-    FB_ASSIGN_OR_RETURN(Statement count, store_.Prepare("SELECT COUNT(*) FROM customers"));
-    FB_ASSIGN_OR_RETURN(bool counted, count.Step());
-    customers_.Reserve(counted ? static_cast<size_t>(count.Int(0)) : 0);
+    FB_ASSIGN_OR_RETURN(const size_t count, CustomerCount(store_));
+    customers_.Reserve(count);
     {
       FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
           "SELECT id, name, owner_agent, kind, birth_date, lunar_birthday, value_tier, lifecycle_stage, "
@@ -560,35 +560,7 @@ class Builder {
   std::vector<Occasion> occasions_;
 };
 
-// A rapidjson output stream appending to a string: the JSON of a large calendar is
-// written once, not built in a buffer and copied. The writer reserves room for each
-// value and then puts its characters unchecked (PutReserve / PutUnsafe below, found by
-// argument-dependent lookup); a push_back per character cost a quarter of the calendar.
-struct StringOutput {
-  using Ch = char;
-  explicit StringOutput(std::string& s) : out(s), len(s.size()) {}
-  // Grows the string in steps that stay within its capacity while they can: resizing
-  // zero-fills, and touching the whole reservation at once costs page faults for room
-  // the output may never use.
-  void Reserve(size_t n) {
-    if (len + n <= out.size()) return;
-    constexpr size_t kStep = 64 * 1024;
-    out.resize(std::max(len + n, out.size() + kStep));  // past capacity, the string doubles it
-  }
-  void Put(char c) {
-    Reserve(1);
-    out[len++] = c;
-  }
-  void Flush() {}
-  // Cuts the string to what was written.
-  void Finish() { out.resize(len); }
-  std::string& out;
-  size_t len;
-};
-void PutReserve(StringOutput& s, size_t n) { s.Reserve(n); }
-void PutUnsafe(StringOutput& s, char c) { s.out[s.len++] = c; }
-
-void OptString(rapidjson::Writer<StringOutput>& w, const std::string& s) {
+void OptString(StringJsonWriter& w, const std::string& s) {
   if (s.empty()) {
     w.Null();
   } else {
@@ -621,7 +593,7 @@ std::string CalendarJson(const CalendarResult& r) {
   std::string out;
   out.reserve(1024 + 400 * r.occasions.size());  // about 400 bytes an occasion
   StringOutput buf(out);
-  rapidjson::Writer<StringOutput> w(buf);
+  StringJsonWriter w(buf);
   w.StartObject();
   w.Key("from");
   w.String(r.query.from.ToString().c_str());

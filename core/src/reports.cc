@@ -57,11 +57,18 @@ std::vector<char> AbcClasses(const std::vector<int64_t>& premiums_desc) {
 
 std::vector<int> QuintileScores(const std::vector<std::optional<double>>& values) {
   const size_t n = values.size();
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = i;
-  auto less = [&](size_t a, size_t b) {
-    if (!values[a]) return values[b].has_value();
-    return values[b] && *values[a] < *values[b];
+  // Sorted as (has a value, value, index) side by side: indices into `values` sorted
+  // through it fetch two scattered optionals per comparison.
+  struct Entry {
+    bool has;
+    double value;  // 0 when missing: missing values are all equal, and below every value
+    size_t at;
+  };
+  std::vector<Entry> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = Entry{values[i].has_value(), values[i].value_or(0.0), i};
+  auto less = [](const Entry& a, const Entry& b) {
+    if (a.has != b.has) return b.has;
+    return a.value < b.value;
   };
   std::sort(order.begin(), order.end(), less);
   std::vector<int> scores(n, 1);
@@ -70,7 +77,7 @@ std::vector<int> QuintileScores(const std::vector<std::optional<double>>& values
     size_t end = k;
     while (end < n && !less(order[k], order[end])) ++end;  // the run of equal values
     const int score = 1 + static_cast<int>((5 * worse) / n);
-    for (size_t j = k; j < end; ++j) scores[order[j]] = std::min(score, 5);
+    for (size_t j = k; j < end; ++j) scores[order[j].at] = std::min(score, 5);
     worse = end;
     k = end;
   }

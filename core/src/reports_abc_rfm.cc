@@ -67,8 +67,9 @@ Result<std::string> Abc(Store& store, const Scope& scope, bool details) {
     tally[classes[i]].customers++;
     tally[classes[i]].premium += customers[i].premium;
   }
-  rapidjson::StringBuffer buf;
-  if (details) buf.Reserve(customers.size() * 110 + 1024);  // about 105 bytes a customer
+  std::string out;
+  if (details) out.reserve(customers.size() * 110 + 1024);  // about 105 bytes a customer
+  StringOutput buf(out);
   JsonWriter w(buf);
   w.StartObject();
   WriteHeader(w, "abc", scope);
@@ -116,7 +117,8 @@ Result<std::string> Abc(Store& store, const Scope& scope, bool details) {
     w.EndArray();
   }
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  buf.Finish();
+  return out;
 }
 
 Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
@@ -211,8 +213,9 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
     distribution[0][rs[i] - 1]++, distribution[1][fs[i] - 1]++, distribution[2][ms[i] - 1]++;
     segments[segment(i)]++;
   }
-  rapidjson::StringBuffer buf;
-  if (details) buf.Reserve(rows.size() * 140 + 1024);  // about 130 bytes a customer
+  std::string out;
+  if (details) out.reserve(rows.size() * 140 + 1024);  // about 130 bytes a customer
+  StringOutput buf(out);
   JsonWriter w(buf);
   w.StartObject();
   WriteHeader(w, "rfm", scope);
@@ -262,7 +265,8 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
     w.EndArray();
   }
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  buf.Finish();
+  return out;
 }
 
 }  // namespace fieldbook::reports

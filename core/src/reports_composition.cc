@@ -157,7 +157,8 @@ Result<std::string> Composition(Store& store, const Scope& scope) {
     }
   }
 
-  rapidjson::StringBuffer buf;
+  std::string out;
+  StringOutput buf(out);
   JsonWriter w(buf);
   w.StartObject();
   WriteHeader(w, "composition", scope);
@@ -182,7 +183,8 @@ Result<std::string> Composition(Store& store, const Scope& scope) {
   w.Key("by_product_type");
   product_types.Write(w);
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  buf.Finish();
+  return out;
 }
 
 }  // namespace fieldbook::reports

@@ -81,9 +81,7 @@ Status FollowUps(Store& store, const Scope& scope, std::map<std::string, AgentEf
   IdIndex customers;
   std::vector<uint32_t> owner;  // by customer row: interned owner_agent ("" when NULL)
   {
-    FB_ASSIGN_OR_RETURN(Statement count, store.Prepare("SELECT count(*) FROM customers"));
-    FB_ASSIGN_OR_RETURN(bool counted, count.Step());
-    const size_t n = counted ? static_cast<size_t>(count.Int(0)) : 0;
+    FB_ASSIGN_OR_RETURN(const size_t n, CustomerCount(store));
     customers.Reserve(n);
     owner.reserve(n);
     FB_ASSIGN_OR_RETURN(Statement st, store.Prepare("SELECT id, owner_agent FROM customers"));
@@ -168,7 +166,8 @@ Result<std::string> Effect(Store& store, const Scope& scope) {
       total.*f += e.*f;
     }
   }
-  rapidjson::StringBuffer buf;
+  std::string out;
+  StringOutput buf(out);
   JsonWriter w(buf);
   w.StartObject();
   WriteHeader(w, "effect", scope);
@@ -187,7 +186,8 @@ Result<std::string> Effect(Store& store, const Scope& scope) {
   WriteEffect(w, total);
   w.EndObject();
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  buf.Finish();
+  return out;
 }
 
 }  // namespace fieldbook::reports

@@ -1,19 +1,17 @@
 // Shared pieces of the report implementations.
 #pragma once
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <string>
 
 #include "fieldbook/core/civil_time.h"
 #include "fieldbook/core/reports.h"
 #include "fieldbook/core/store.h"
 #include "id_index.h"
+#include "json_output.h"
 
 namespace fieldbook::reports {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+using JsonWriter = StringJsonWriter;
 
 inline constexpr int64_t kCstOffsetMs = 8LL * 3600 * 1000;
 
@@ -45,6 +43,8 @@ Result<IdIndex> CustomersInScope(Store& store, const Scope& scope, const std::st
                       store.Prepare("SELECT c.id" + columns + " FROM customers c WHERE " + std::string(kInScope)));
   st.Bind(1, int64_t{scope.team}).Bind(2, scope.agent);
   IdIndex ids;
+  FB_ASSIGN_OR_RETURN(const size_t count, CustomerCount(store));
+  ids.Reserve(count);
   for (;;) {
     FB_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
