@@ -314,6 +314,50 @@ TEST_CASE("calendar: claim follow-ups, tasks, and bad ranges", "[operation][cale
   CHECK(ServiceCalendar(*f.store, q, *lunar).status().field() == "to");
 }
 
+TEST_CASE("calendar: JSON of every kind of occasion, texts that need escaping included", "[operation][calendar]") {
+  ArchiveFixture f;
+  // Texts a JSON writer must escape: quotes, a backslash, a tab and a newline.
+  const std::string c = f.Add("customers", R"({"kind":"person","name":"王 \"小\" 五\\","birth_date":"1980-01-10"})");
+  Grant(f, c, true, 1);
+  f.Add("family_members", R"({"name":"妻\t子","relation":"spouse","birth_date":"1982-01-12"})", c);
+  const std::string p = f.Add("policies",
+      R"({"policy_number":"P-\"9\"","product":"寿险\n终身","effective_date":"2020-01-15","premium":123456,)"
+      R"("payment_frequency":"monthly","payment_due_date":"2026-01-15"})", c);
+  f.Add("claims", R"({"policy_id":")" + p + R"(","claim_date":"2025-12-28","type":"medical","amount":500000,"status":"submitted"})");
+  f.Add("tasks", R"({"title":"送 \"保单\"","due_date":"2026-01-05","customer_id":")" + c + R"("})");
+  f.Add("tasks", R"({"title":"overdue call","due_date":"2025-12-01"})");
+  auto lunar = MakeLunarCalendar();
+  for (const bool with_overdue : {false, true}) {
+    CalendarQuery q;
+    q.from = D("2026-01-01");
+    q.to = D("2026-02-28");
+    q.today = D("2026-01-20");
+    q.with_overdue = with_overdue;
+    auto r = ServiceCalendar(*f.store, q, *lunar);
+    REQUIRE(r.ok());
+    CHECK(r->occasions.size() > 6);
+    const std::string json = CalendarJson(*r);
+    rapidjson::Document doc;
+    REQUIRE(!doc.Parse(json.c_str()).HasParseError());
+    CHECK(doc["count"].GetUint64() == r->occasions.size());
+    REQUIRE(doc["occasions"].Size() == r->occasions.size());
+    for (rapidjson::SizeType i = 0; i < doc["occasions"].Size(); ++i) {
+      const auto& o = doc["occasions"][i];
+      const Occasion& want = r->occasions[i];
+      CHECK(o["id"].GetString() == want.id);
+      CHECK(o["date"].GetString() == want.date.ToString());
+      CHECK(o["kind"].GetString() == want.kind);
+      CHECK(o["title"].GetString() == want.title);
+      CHECK((o["detail"].IsNull() ? std::string() : o["detail"].GetString()) == want.detail);
+      CHECK((o["customer_name"].IsNull() ? std::string() : o["customer_name"].GetString()) == want.customer_name);
+      CHECK(o["overdue"].GetBool() == want.overdue);
+    }
+    bool escaped_title = false;
+    for (const auto& o : r->occasions) escaped_title |= o.title == "王 \"小\" 五\\ birthday";
+    CHECK(escaped_title);
+  }
+}
+
 TEST_CASE("classify: segment suggested from the archive; an override sticks until cleared", "[operation][classify]") {
   ArchiveFixture f;
   const Date today = D("2026-06-01");
