@@ -168,14 +168,13 @@ class Builder {
   bool InRange(const Date& d) const { return q_.from <= d && d <= q_.to; }
 
   Occasion& Add(const Date& date, const char* kind, const char* category, const std::string& subject) {
-    Occasion o;
+    Occasion& o = occasions_.emplace_back();  // in place: an Occasion is ten strings to move
     key_.assign(kind).append(1, '|').append(subject).append(1, '|').append(date.ToString());
     o.id = DerivedId(key_);
     o.date = date;
     o.kind = kind;
     o.category = category;
-    occasions_.push_back(std::move(o));
-    return occasions_.back();
+    return o;
   }
 
   Occasion& AddFor(const Date& date, const char* kind, const char* category, const CustomerInfo& c,
@@ -465,7 +464,7 @@ class Builder {
       if (!row) break;
       const auto due = DateOf(st, 3);
       if (!due) continue;
-      Occasion o;
+      Occasion& o = occasions_.emplace_back();
       o.id = st.String(0);
       o.date = *due;
       o.kind = "task";
@@ -479,7 +478,6 @@ class Builder {
         o.customer_id = st.String(2);
         if (const CustomerInfo* c = Customer(o.customer_id)) o.customer_name = c->name;
       }
-      occasions_.push_back(std::move(o));
     }
     return Status::Ok();
   }
@@ -533,7 +531,7 @@ class Builder {
       const auto d = DateOf(st, 1);
       if (!d) continue;
       const bool off = st.Text(2) == "holiday";
-      Occasion o;
+      Occasion& o = occasions_.emplace_back();
       o.id = st.String(0);
       o.date = *d;
       o.kind = off ? "holiday" : "workday";
@@ -541,7 +539,6 @@ class Builder {
       o.title = st.String(3);
       o.detail = off ? "day off" : "make-up working day";
       o.subject_id = st.String(0);
-      occasions_.push_back(std::move(o));
     }
     return Status::Ok();
   }
