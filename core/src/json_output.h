@@ -1,9 +1,9 @@
 // A rapidjson output stream appending to a std::string, for large JSON documents (the
-// per-customer reports): the text is written once into the string the caller returns,
-// not built in a buffer and copied. The writer reserves room for each value and then puts
-// its characters unchecked (PutReserve / PutUnsafe below, found by argument-dependent
-// lookup): a push_back per character cost a quarter of the service calendar when it was
-// written this way.
+// per-customer reports, and the service calendar's hand-written text around it): the
+// text is written once into the string the caller returns, not built in a buffer and
+// copied. The writer reserves room for each value and then puts its characters unchecked
+// (PutReserve / PutUnsafe below, found by argument-dependent lookup): a push_back per
+// character cost a quarter of the service calendar when it was written that way.
 #pragma once
 
 #include <rapidjson/writer.h>

@@ -32,6 +32,7 @@
 #include "fieldbook/core/json.h"
 #include "fieldbook/core/operation_calendar.h"
 #include "id_index.h"
+#include "json_output.h"
 
 namespace fieldbook {
 namespace {
@@ -561,20 +562,14 @@ class Builder {
 // lookups were most of its cost; the output is the same as rapidjson's Writer gives.
 class CalendarText {
  public:
-  explicit CalendarText(std::string& out) : out_(out), len_(out.size()) {}
-  // Room for at least `n` more bytes; the pieces below assume it was made. Grows the
-  // string in steps within its capacity: resizing zero-fills, and touching the whole
-  // reservation at once costs page faults for room the output may never use.
-  void Room(size_t n) {
-    if (len_ + n <= out_.size()) return;
-    constexpr size_t kStep = 64 * 1024;
-    out_.resize(std::max(len_ + n, out_.size() + kStep));  // past capacity, the string doubles it
-  }
+  explicit CalendarText(std::string& out) : buf_(out) {}
+  // Room for at least `n` more bytes; the pieces below assume it was made.
+  void Room(size_t n) { buf_.Reserve(n); }
   // Room enough for `s` as a JSON string, escaped or not.
   static size_t Need(std::string_view s) { return 6 * s.size() + 2; }
   CalendarText& Raw(std::string_view s) {
-    std::memcpy(&out_[len_], s.data(), s.size());
-    len_ += s.size();
+    std::memcpy(&buf_.out[buf_.len], s.data(), s.size());
+    buf_.len += s.size();
     return *this;
   }
   // A JSON string. Texts without characters to escape (nearly all) are copied whole;
@@ -582,11 +577,14 @@ class CalendarText {
   CalendarText& Str(std::string_view s) {
     for (const char ch : s) {
       const auto c = static_cast<unsigned char>(ch);
-      if (c < 0x20 || c == '"' || c == '\\') return Escaped(s);
+      if (c < 0x20 || c == '"' || c == '\\') {
+        StringJsonWriter(buf_).String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+        return *this;
+      }
     }
-    out_[len_++] = '"';
+    PutUnsafe(buf_, '"');
     Raw(s);
-    out_[len_++] = '"';
+    PutUnsafe(buf_, '"');
     return *this;
   }
   CalendarText& OptStr(std::string_view s) { return s.empty() ? Raw("null") : Str(s); }
@@ -598,17 +596,10 @@ class CalendarText {
   }
   CalendarText& Date(const fieldbook::Date& d) { return Str(d.ToString()); }  // ten characters, no allocation
   // Cuts the string to what was written.
-  void Finish() { out_.resize(len_); }
+  void Finish() { buf_.Finish(); }
 
  private:
-  CalendarText& Escaped(std::string_view s) {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-    return Raw(std::string_view(buf.GetString(), buf.GetSize()));
-  }
-  std::string& out_;
-  size_t len_;
+  StringOutput buf_;  // the growth policy the reports' writers use too
 };
 
 }  // namespace
