@@ -44,6 +44,21 @@ std::optional<Date> DateOf(const Statement& st, int col) {
   return *d;
 }
 
+// The days of the month a yearly or monthly date must fall on to land in [from, to], as
+// bits 1..31: each day in the range, and on a month's last day every later day too (such
+// dates are moved to the last day: 31 Jan + 1 month, 29 Feb in a common year). 0 when
+// every day can (ranges of a month or more): then there is nothing to filter.
+uint32_t DaysOfMonthIn(const Date& from, const Date& to) {
+  constexpr uint32_t kAll = 0xFFFFFFFEu;  // bits 1..31
+  if (to.ToDays() - from.ToDays() >= 31) return 0;
+  uint32_t mask = 0;
+  for (Date d = from; !(to < d); d = d.AddDays(1)) {
+    mask |= 1u << d.day;
+    if (d.day == DaysInMonth(d.year, d.month)) mask |= kAll & ~((2u << d.day) - 1);
+  }
+  return mask == kAll ? 0 : mask;
+}
+
 // A month/day in `year`, 29 Feb becoming 28 Feb in a common year.
 Date InYear(int year, int month, int day) { return Date{year, month, std::min(day, DaysInMonth(year, month))}; }
 
@@ -102,7 +117,7 @@ class CustomerTable {
 class Builder {
  public:
   Builder(Store& store, const CalendarQuery& q, LunarCalendar& lunar, const OperationConfig& config)
-      : store_(store), q_(q), lunar_(lunar), config_(config) {}
+      : store_(store), q_(q), lunar_(lunar), config_(config), days_(DaysOfMonthIn(q.from, q.to)) {}
 
   Status Run(CalendarResult& out) {
     out.query = q_;
@@ -345,7 +360,10 @@ class Builder {
   Status FamilyBirthdays() {
     FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
         "SELECT id, customer_id, name, relation, birth_date, lunar_birthday FROM family_members "
-        "WHERE birth_date IS NOT NULL"));
+        "WHERE birth_date IS NOT NULL AND "
+        "(?1 = 0 OR lunar_birthday = 1 OR (?1 >> CAST(substr(birth_date, 9, 2) AS INTEGER)) & 1)"));
+    // Solar birthdays only on the days that can fall in a short range (lunar ones move).
+    st.Bind(1, int64_t{days_});
     std::vector<Date> dates;
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -368,7 +386,12 @@ class Builder {
   Status Policies() {
     FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
         "SELECT id, customer_id, policy_number, product, effective_date, payment_frequency, payment_years, "
-        "payment_due_date, premium, status FROM policies WHERE status IN ('in_force', 'grace')"));
+        "payment_due_date, premium, status FROM policies WHERE status IN ('in_force', 'grace') AND (?1 = 0 OR "
+        "status = 'grace' OR (?1 >> CAST(substr(effective_date, 9, 2) AS INTEGER)) & 1 OR "
+        "(?1 >> CAST(substr(payment_due_date, 9, 2) AS INTEGER)) & 1)"));
+    // Only policies whose anniversary or due day can fall in a short range reach here (a
+    // grace period's end can fall on any day).
+    st.Bind(1, int64_t{days_});
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -548,6 +571,7 @@ class Builder {
   const CalendarQuery& q_;
   LunarCalendar& lunar_;
   const OperationConfig& config_;
+  const uint32_t days_;  // DaysOfMonthIn the query's range
   CustomerTable customers_;
   std::deque<TierInfo> tiers_;  // a deque: customers point at its names
   std::string key_;  // scratch for occasion ids

@@ -196,6 +196,59 @@ TEST_CASE("calendar: premium due dates of a 29 February policy, monthly and annu
   }
 }
 
+TEST_CASE("calendar: a short range lists exactly the occasions its days list, month ends and leap days included",
+          "[operation][calendar]") {
+  // Short ranges read only the policies and family birthdays whose day of the month can
+  // fall in them; every range must still list what the days in it list one by one.
+  ArchiveFixture f;
+  const std::string c = f.Add("customers", R"({"kind":"person","name":"己","birth_date":"1980-02-29"})");
+  Grant(f, c, true, 1000);
+  for (const char* birth : {"2012-02-29", "2010-01-31", "2014-04-30", "2016-03-15", "2011-12-01"}) {
+    f.Add("family_members", std::string(R"({"relation":"child","name":"小己","birth_date":")") + birth + "\"}", c);
+  }
+  f.Add("family_members", R"({"relation":"spouse","name":"庚","birth_date":"1982-08-20","lunar_birthday":1})", c);
+  int n = 0;
+  for (const char* effective : {"2020-01-31", "2020-02-29", "2021-03-30", "2019-08-28", "2022-05-01", "2018-10-15"}) {
+    for (const char* frequency : {"monthly", "quarterly", "semiannual", "annual"}) {
+      std::string policy = R"({"policy_number":"P-)" + std::to_string(++n) + R"(","product":"寿险","effective_date":")" +
+                           effective + R"(","premium":100000,"payment_frequency":")" + frequency + "\"";
+      if (n % 3 == 0) policy += R"(,"payment_due_date":"2027-01-31")";
+      if (n % 5 == 0) policy += R"(,"status":"grace")";
+      f.Add("policies", policy + "}", c);
+    }
+  }
+  auto ids = [&](const std::string& from, const std::string& to) {
+    std::set<std::string> out;
+    for (const auto& o : Calendar(f, from.c_str(), to.c_str(), nullptr, "2027-02-10").occasions) {
+      out.insert(o.date.ToString() + " " + o.kind + " " + o.id);
+    }
+    return out;
+  };
+  const Date first = D("2027-01-20"), last = D("2028-03-10");  // across month ends and 29 Feb 2028
+  std::set<std::string> by_day;
+  for (Date d = first; !(last < d); d = d.AddDays(1)) {
+    for (const auto& id : ids(d.ToString(), d.ToString())) by_day.insert(id);
+  }
+  // Several ranges of at least 32 days (not filtered) together cover the same days.
+  std::set<std::string> by_month;
+  for (Date d = first; !(last < d); d = d.AddDays(40)) {
+    const Date end = last < d.AddDays(39) ? last : d.AddDays(39);
+    for (const auto& id : ids(d.ToString(), end.ToString())) by_month.insert(id);
+  }
+  CHECK(by_day.size() > 100);
+  CHECK(by_day == by_month);
+  // And ranges of a few days, each ending on a month's last day or a leap day.
+  for (const char* end : {"2027-02-28", "2027-04-30", "2028-02-29", "2027-12-31"}) {
+    const Date e = D(end);
+    std::set<std::string> days;
+    for (Date d = e.AddDays(-4); !(e < d); d = d.AddDays(1)) {
+      for (const auto& id : ids(d.ToString(), d.ToString())) days.insert(id);
+    }
+    INFO(end);
+    CHECK(ids(e.AddDays(-4).ToString(), end) == days);
+  }
+}
+
 TEST_CASE("calendar: grace period from the team's setting, and its end for a policy in grace",
           "[operation][calendar]") {
   ArchiveFixture f;
