@@ -99,6 +99,19 @@ Result<std::string> EncryptedPhoneMatches(Store& store, const std::string& text)
 
 Archive::Archive(Store& store) : store_(store), records_(store, ArchiveRules()) {}
 
+Status RefreshSearchIndex(Store& store) {
+  FB_ASSIGN_OR_RETURN(Statement any, store.Prepare("SELECT EXISTS (SELECT 1 FROM fb_customer_fts_stale)"));
+  FB_ASSIGN_OR_RETURN(bool row, any.Step());
+  if (!row || any.Int(0) == 0) return Status::Ok();
+  any.Reset();
+  FB_ASSIGN_OR_RETURN(Transaction txn, store.Begin());
+  FB_RETURN_IF_ERROR(store.Exec(
+      "INSERT INTO fb_customer_fts(rowid, name, phones, notes) SELECT c.rowid, c.name, c.phones, c.notes "
+      "FROM fb_customer_fts_stale s JOIN customers c ON c.rowid = s.rowid ORDER BY s.rowid; "
+      "DELETE FROM fb_customer_fts_stale"));
+  return txn.Commit();
+}
+
 Status Archive::Init(Store& store, std::string_view agent, std::string_view team) {
   if (agent.empty() || agent.size() > 128) {
     return Status(ErrorCode::kInvalidArgument, "agent id must be 1 to 128 characters", "agent");
@@ -291,6 +304,7 @@ Result<std::string> Archive::List(const ListQuery& q) {
           ids + "))" + or_pinyin + ")");
     } else {
       if (std::string match = TrigramQuery(q.search); !match.empty()) {
+        FB_RETURN_IF_ERROR(RefreshSearchIndex(store_));
         binds.emplace_back(std::move(match));
         add("rowid IN (SELECT rowid FROM fb_customer_fts WHERE fb_customer_fts MATCH ?" +
             std::to_string(binds.size()) + (pinyin.empty() ? ")" : " UNION " + pinyin_rows + ")"));

@@ -39,10 +39,9 @@ namespace fieldbook {
 namespace {
 
 constexpr int kChunkRows = 8192;
-// While importing, the full-text index may hold this many bytes of pending terms (a
-// chunk's worth) and does not merge segments, and the page cache may grow this large
-// (KiB; 100k customers take about 80 MB on disk).
-constexpr int64_t kIndexPendingBytes = 16 << 20;
+// While importing, the page cache may grow this large (KiB; 100k customers take about
+// 80 MB on disk). The full-text index is not written: new customers are only marked
+// stale, and the first search indexes them (RefreshSearchIndex).
 constexpr int64_t kImportCacheKiB = 64 << 10;
 constexpr int kIdsPerDraw = 256;
 
@@ -66,7 +65,6 @@ class CustomerImport {
   Result<std::optional<std::string>> ExistingCustomer(const RowValues& row, int64_t number);
   Status Stage(const RowValues& row);
   Result<std::optional<int64_t>> QueryInt(const std::string& sql, std::string_view param = {});
-  Status SetIndexSetting(const std::string& key, int64_t value);
   // The page cache size is a connection setting, outside the transaction: it is put back
   // on every way out.
   Status RestoreCache();
@@ -78,7 +76,6 @@ class CustomerImport {
   const TableSpec& table_;
   Statement stage_, move_, clear_, find_ref_;
   bool store_has_refs_ = false;
-  std::vector<std::pair<std::string, int64_t>> index_settings_;  // to restore: key, value
   std::optional<int64_t> cache_size_;                             // to restore
   std::unordered_map<std::string, int64_t> refs_seen_, ids_seen_;  // -> line number
   int staged_ = 0;
@@ -116,21 +113,7 @@ Status CustomerImport::Begin() {
   FB_ASSIGN_OR_RETURN(std::optional<int64_t> any_ref,
                       QueryInt("SELECT EXISTS (SELECT 1 FROM customers WHERE external_ref IS NOT NULL)"));
   store_has_refs_ = any_ref.value_or(0) != 0;
-
-  // FTS5's defaults apply to keys its config table does not hold.
-  index_settings_ = {{"automerge", 4}, {"hashsize", 1 << 20}};
-  for (auto& [key, value] : index_settings_) {
-    FB_ASSIGN_OR_RETURN(std::optional<int64_t> stored, QueryInt("SELECT v FROM fb_customer_fts_config WHERE k = ?1", key));
-    value = stored.value_or(value);
-  }
-  FB_RETURN_IF_ERROR(SetIndexSetting("hashsize", kIndexPendingBytes));
-  return SetIndexSetting("automerge", 0);
-}
-
-Status CustomerImport::SetIndexSetting(const std::string& key, int64_t value) {
-  FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare("INSERT INTO fb_customer_fts(fb_customer_fts, rank) VALUES (?1, ?2)"));
-  st.Bind(1, key).Bind(2, value);
-  return st.Run();
+  return Status::Ok();
 }
 
 Status CustomerImport::Add(RowValues row, int64_t number, ImportReport& report) {
@@ -227,7 +210,6 @@ Status CustomerImport::Flush() {
 
 Status CustomerImport::Finish() {
   FB_RETURN_IF_ERROR(Flush());
-  for (const auto& [key, value] : index_settings_) FB_RETURN_IF_ERROR(SetIndexSetting(key, value));
   FB_RETURN_IF_ERROR(RestoreCache());
   return store_.Exec("DROP TABLE temp.fb_import_stage");
 }

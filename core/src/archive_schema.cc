@@ -216,6 +216,13 @@ TableSpec Tasks() {
 }
 
 std::vector<SchemaStep> SearchAndIndexes() {
+  const std::string mark_new_stale =
+      "INSERT INTO fb_customer_fts_stale(rowid) SELECT new.rowid "
+      "WHERE NOT EXISTS (SELECT 1 FROM fb_customer_fts_stale WHERE rowid = new.rowid);";
+  const std::string unindex_old =
+      "INSERT INTO fb_customer_fts(fb_customer_fts, rowid, name, phones, notes) "
+      "SELECT 'delete', old.rowid, old.name, old.phones, old.notes "
+      "WHERE NOT EXISTS (SELECT 1 FROM fb_customer_fts_stale WHERE rowid = old.rowid);";
   return {
       {1,
        "CREATE VIRTUAL TABLE IF NOT EXISTS fb_customer_fts USING fts5(name, phones, notes, "
@@ -243,6 +250,20 @@ std::vector<SchemaStep> SearchAndIndexes() {
       {1, "CREATE INDEX IF NOT EXISTS fb_ix_customers_name ON customers(name)"},
       {1, "CREATE INDEX IF NOT EXISTS fb_ix_tasks_due ON tasks(due_date)"},
       {1, "CREATE INDEX IF NOT EXISTS fb_ix_visits_at ON visits(visited_at)"},
+      // Schema 4: the full-text index is brought up to date when a search reads it
+      // (RefreshSearchIndex), not by every write. Writes only mark a customer stale; a
+      // stale customer's old text is not in the index, so it has nothing to delete there.
+      // Trigram-indexing the notes of 10k pulled customers took ~140 ms of applying them.
+      {4, "CREATE TABLE IF NOT EXISTS fb_customer_fts_stale (rowid INTEGER PRIMARY KEY) STRICT"},
+      {4, "DROP TRIGGER IF EXISTS fb_customer_fts_ai"},
+      {4, "DROP TRIGGER IF EXISTS fb_customer_fts_ad"},
+      {4, "DROP TRIGGER IF EXISTS fb_customer_fts_au"},
+      {4, "CREATE TRIGGER fb_customer_fts_ai AFTER INSERT ON customers BEGIN " + mark_new_stale + " END"},
+      {4, "CREATE TRIGGER fb_customer_fts_ad AFTER DELETE ON customers BEGIN " + unindex_old +
+              " DELETE FROM fb_customer_fts_stale WHERE rowid = old.rowid; END"},
+      {4, "CREATE TRIGGER fb_customer_fts_au AFTER UPDATE OF name, phones, notes ON customers BEGIN " + unindex_old +
+              " " + mark_new_stale + " END"},
+      // Customers held before schema 4 are in the index already: none is stale.
   };
 }
 

@@ -276,6 +276,84 @@ TEST_CASE("search finds substrings of name, phone and notes in any script", "[ar
   }
 }
 
+TEST_CASE("the full-text index catches up at the next search, whatever was written meanwhile",
+          "[archive][search]") {
+  ArchiveFixture f;
+  auto stale = [&] { return f.Count("SELECT count(*) FROM fb_customer_fts_stale"); };
+  auto intact = [&] {
+    // rank 1: the index is also compared with the customers table it indexes.
+    return f.store->Exec("INSERT INTO fb_customer_fts(fb_customer_fts, rank) VALUES ('integrity-check', 1)").ok();
+  };
+  const std::string a = f.Add("customers", R"({"kind":"person","name":"Anna","notes":"likes golf"})");
+  const std::string c = f.Add("customers", R"({"kind":"person","name":"Carl","notes":"sails boats"})");
+  CHECK(stale() == 2);  // writes only mark customers stale
+  CHECK(Search(f, "golf") == Names{"Anna"});
+  CHECK(stale() == 0);
+  CHECK(intact());
+  // Meanwhile: an indexed customer changes and another is deleted; a new one is added,
+  // changed and one more is added and deleted before any search.
+  REQUIRE(f.archive->Set("customers", a, R"({"notes":"now into tennis"})").ok());
+  REQUIRE(f.archive->Remove("customers", c).ok());
+  const std::string b = f.Add("customers", R"({"kind":"person","name":"Bert","notes":"collects stamps"})");
+  REQUIRE(f.archive->Set("customers", b, R"({"notes":"collects coins"})").ok());
+  const std::string d = f.Add("customers", R"({"kind":"person","name":"Dora","notes":"rides horses"})");
+  REQUIRE(f.archive->Remove("customers", d).ok());
+  CHECK(stale() == 2);
+  CHECK(Search(f, "golf").empty());
+  CHECK(Search(f, "tennis") == Names{"Anna"});
+  CHECK(Search(f, "boats").empty());
+  CHECK(Search(f, "stamps").empty());
+  CHECK(Search(f, "coins") == Names{"Bert"});
+  CHECK(Search(f, "horses").empty());
+  CHECK(stale() == 0);
+  CHECK(intact());
+  // Raw SQL writes are followed the same way.
+  REQUIRE(f.store->Exec("UPDATE customers SET name = 'Berta' WHERE id = '" + b + "'").ok());
+  CHECK(Search(f, "Berta") == Names{"Berta"});
+  CHECK(intact());
+}
+
+TEST_CASE("a profile from schema 3 keeps its full-text index and defers it from then on", "[archive][search]") {
+  testing::TempDir dir;
+  const std::string path = dir.File("old.db");
+  std::string anna;
+  {
+    auto store = Store::Open(path);
+    REQUIRE(store.ok());
+    REQUIRE(Archive::Init(**store, "agent-7", "team-3").ok());
+    // Schema 3 indexed every write at once.
+    REQUIRE((*store)->Exec(
+        "DROP TRIGGER fb_customer_fts_ai; DROP TRIGGER fb_customer_fts_ad; DROP TRIGGER fb_customer_fts_au; "
+        "DROP TABLE fb_customer_fts_stale; "
+        "CREATE TRIGGER fb_customer_fts_ai AFTER INSERT ON customers BEGIN "
+        "INSERT INTO fb_customer_fts(rowid, name, phones, notes) VALUES (new.rowid, new.name, new.phones, new.notes); END; "
+        "CREATE TRIGGER fb_customer_fts_au AFTER UPDATE OF name, phones, notes ON customers BEGIN "
+        "INSERT INTO fb_customer_fts(fb_customer_fts, rowid, name, phones, notes) "
+        "VALUES ('delete', old.rowid, old.name, old.phones, old.notes); "
+        "INSERT INTO fb_customer_fts(rowid, name, phones, notes) VALUES (new.rowid, new.name, new.phones, new.notes); END; "
+        "PRAGMA user_version=3").ok());
+    Archive archive(**store);
+    auto id = archive.Add("customers", R"({"kind":"person","name":"Anna","notes":"likes golf"})");
+    REQUIRE(id.ok());
+    anna = *id;
+  }
+  auto store = Store::Open(path);
+  REQUIRE(store.ok());
+  Archive archive(**store);
+  auto search = [&](const std::string& text) {
+    ListQuery q;
+    q.search = text;
+    auto json = archive.List(q);
+    REQUIRE(json.ok());
+    return *json;
+  };
+  CHECK(search("golf").find("Anna") != std::string::npos);
+  REQUIRE(archive.Set("customers", anna, R"({"notes":"now into tennis"})").ok());
+  CHECK(search("golf").find("Anna") == std::string::npos);
+  CHECK(search("tennis").find("Anna") != std::string::npos);
+  CHECK((*store)->Exec("INSERT INTO fb_customer_fts(fb_customer_fts, rank) VALUES ('integrity-check', 1)").ok());
+}
+
 TEST_CASE("deleting a customer deletes every row of its archive", "[archive]") {
   ArchiveFixture f;
   const auto ids = CustomerWithEverything(f);

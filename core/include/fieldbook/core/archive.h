@@ -41,6 +41,12 @@ struct ImportReport {
 // Called with bytes consumed and total bytes (0 when unknown).
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
+// Brings the customers' full-text index (names, phones, notes) up to date. Writes only
+// mark customers stale (a pull of thousands of customers does not trigram-index their
+// notes one by one); a search calls this before it reads the index, so one search after
+// a large pull or import pays for indexing what arrived, once.
+Status RefreshSearchIndex(Store& store);
+
 class Archive {
  public:
   explicit Archive(Store& store);
