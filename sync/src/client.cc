@@ -17,20 +17,35 @@ constexpr size_t kGzipThreshold = 1024;
 // before the next step: a device that loses the latest of them to a power cut pulls or
 // pushes again, and the server's merge makes a repeated push harmless. Local edits keep
 // the store's own durability; this only applies while SyncClient::Sync runs.
-class SyncDurability {
+//
+// Nor does a sync read through the store's memory map: a pull touches pages all over a
+// growing file, and every page touched through the map stays in the process's resident
+// set (pulling 100k customers: 65 MB of mapped file besides 31 MB of its own memory).
+// Read into SQLite's page cache instead, the pull's footprint stays that of its pages.
+class SyncSettings {
  public:
-  explicit SyncDurability(Store& store) : store_(store) {
-    auto st = store_.Prepare("PRAGMA synchronous");
-    if (st.ok() && st->Step().ok()) previous_ = st->Int(0);
+  explicit SyncSettings(Store& store) : store_(store) {
+    synchronous_ = Get("synchronous");
+    mmap_size_ = Get("mmap_size");
     (void)store_.Exec("PRAGMA synchronous=NORMAL");
+    (void)store_.Exec("PRAGMA mmap_size=0");
   }
-  ~SyncDurability() {
-    if (previous_ >= 0) (void)store_.Exec("PRAGMA synchronous=" + std::to_string(previous_));
+  ~SyncSettings() {
+    if (synchronous_ >= 0) (void)store_.Exec("PRAGMA synchronous=" + std::to_string(synchronous_));
+    if (mmap_size_ >= 0) (void)store_.Exec("PRAGMA mmap_size=" + std::to_string(mmap_size_));
   }
 
  private:
+  int64_t Get(const char* pragma) {
+    auto st = store_.Prepare(std::string("PRAGMA ") + pragma);
+    if (!st.ok()) return -1;
+    auto row = st->Step();
+    return row.ok() && *row ? st->Int(0) : -1;
+  }
+
   Store& store_;
-  int64_t previous_ = -1;
+  int64_t synchronous_ = -1;
+  int64_t mmap_size_ = -1;
 };
 
 }  // namespace
@@ -175,7 +190,7 @@ Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batc
 }
 
 Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
-  SyncDurability durability(store_);
+  SyncSettings settings(store_);
   SyncReport report;
   {
     BlobTransferOptions blob_options;

@@ -113,3 +113,45 @@ TEST_CASE("a delete wins over a concurrent edit, which is kept as a conflict rec
   auto list = b.archive->List(visits);
   CHECK(*list == "[]");
 }
+
+TEST_CASE("a sync reads through SQLite's page cache, not the memory map, and restores the store's settings",
+          "[sync]") {
+  // Pages read through the map stay in the process's resident set: pulling a large book
+  // that way made the app's footprint grow with the file.
+  TempDir dir;
+  TestServer server(dir.File("server.db"));
+  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
+  const std::string token = server.Token("agent-1", "team-1");
+  REQUIRE(a.archive->Add("customers", R"({"name":"张三"})").ok());
+  auto pragma = [&](const char* name) {
+    auto st = a.store->Prepare(std::string("PRAGMA ") + name);
+    REQUIRE(st.ok());
+    auto row = st->Step();
+    REQUIRE((row.ok() && *row));
+    return st->Int(0);
+  };
+  const int64_t mmap = pragma("mmap_size"), synchronous = pragma("synchronous");
+  REQUIRE(mmap > 0);
+  struct Watching : sync::Transport {
+    sync::Transport& next;
+    std::function<void()> watch;
+    Watching(sync::Transport& n, std::function<void()> w) : next(n), watch(std::move(w)) {}
+    Result<sync::HttpResponse> Send(const sync::HttpRequest& request) override {
+      watch();
+      return next.Send(request);
+    }
+  };
+  std::vector<int64_t> during;
+  Watching watching(*server.transport, [&] { during.push_back(pragma("mmap_size")); });
+  auto report = a.Sync(watching, token);
+  REQUIRE(report.ok());
+  REQUIRE_FALSE(during.empty());
+  for (int64_t m : during) CHECK(m == 0);
+  CHECK(pragma("mmap_size") == mmap);
+  CHECK(pragma("synchronous") == synchronous);
+  // A refused sync restores them too.
+  auto refused = a.Sync(*server.transport, "not-a-token");
+  CHECK_FALSE(refused.ok());
+  CHECK(pragma("mmap_size") == mmap);
+  CHECK(pragma("synchronous") == synchronous);
+}
