@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "fieldbook/core/audit.h"
+#include "fieldbook/core/pinyin.h"
 #include "fieldbook/core/records.h"
 #include "fieldbook/core/relations.h"
 #include "fieldbook/sync/change_capture.h"
@@ -117,6 +118,19 @@ Result<std::string> CustomerImport(MethodContext& c, const rapidjson::Value& a) 
          R"(,"lines":)" + std::to_string(report.lines) + "}";
 }
 
+// Writes only mark customers for the search indexes; the next search indexes them. An app
+// calls this after a large sync or import, off its UI thread, so that search stays quick.
+Result<std::string> CustomerIndex(MethodContext& c, const rapidjson::Value& a) {
+  FB_RETURN_IF_ERROR(args::OnlyKeys(a, {}));
+  FB_ASSIGN_OR_RETURN(Statement count, c.store.Prepare("SELECT count(*) FROM fb_customer_fts_stale"));
+  FB_ASSIGN_OR_RETURN(bool row, count.Step());
+  const int64_t stale = row ? count.Int(0) : 0;
+  count.Reset();
+  FB_RETURN_IF_ERROR(RefreshSearchIndex(c.store));
+  FB_RETURN_IF_ERROR(RefreshPinyinIndex(c.store));
+  return R"({"indexed":)" + std::to_string(stale) + "}";
+}
+
 Result<std::string> TaskDone(MethodContext& c, const rapidjson::Value& a) {
   FB_RETURN_IF_ERROR(args::OnlyKeys(a, {"id"}));
   FB_ASSIGN_OR_RETURN(std::string id, args::RequiredString(a, "id"));
@@ -174,6 +188,7 @@ void AddArchiveMethods(MethodTableMap& t) {
   for (const Group& g : kGroups) AddGroup(t, g);
   t.emplace("customer.archive", CustomerArchive);
   t.emplace("customer.import", CustomerImport);
+  t.emplace("customer.index", CustomerIndex);
   t.emplace("task.done", TaskDone);
   t.emplace("profile.init", ProfileInit);
   t.emplace("profile.show", ProfileShow);

@@ -83,6 +83,12 @@ TEST_CASE("c api: child records, the customer archive, tasks, import and export"
 
   auto imported = Parse(db.Call("customer.import", R"({"jsonl":"{\"name\":\"甲\"}\n{\"name\":\"乙\"}\n"})"));
   CHECK(imported["inserted"].GetInt() == 2);
+  // The customer added above and both imported wait for the search index; indexing
+  // twice indexes nothing.
+  CHECK(Parse(db.Call("customer.index", "{}"))["indexed"].GetInt() == 3);
+  CHECK(Parse(db.Call("customer.index", "{}"))["indexed"].GetInt() == 0);
+  CHECK(Parse(db.Call("customer.list", R"({"search":"乙"})")).Size() == 1);
+  CHECK(db.Fail("customer.index", R"({"all":true})").code == FIELDBOOK_ERR_UNKNOWN_FIELD);
 
   auto exported = Parse(db.Call("export"));
   CHECK(exported["customers"].Size() == 3);
@@ -106,7 +112,8 @@ TEST_CASE("c api: the method table lists every documented group, unknown methods
       CHECK(std::find(names.begin(), names.end(), std::string(group) + "." + verb) != names.end());
     }
   }
-  for (const char* m : {"customer.archive", "customer.import", "task.done", "conflicts.list", "conflicts.resolve",
+  for (const char* m : {"customer.archive", "customer.import", "customer.index", "task.done", "conflicts.list",
+                        "conflicts.resolve",
                         "profile.init", "profile.show", "export", "methods"}) {
     INFO(m);
     CHECK(std::find(names.begin(), names.end(), m) != names.end());

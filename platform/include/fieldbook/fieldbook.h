@@ -228,6 +228,9 @@ FIELDBOOK_API bool fieldbook_db_close(fieldbook_db* FIELDBOOK_NULLABLE db, field
  *   customer.archive {"id": ID}  -> {"customer": {...}, "policies": [...], ...}
  *   customer.import  {"jsonl": "one customer object a line"}
  *                                -> {"inserted": n, "updated": n, "lines": n}
+ *   customer.index   {}  brings the search indexes up to date (the next search would);
+ *                    call it off the UI thread after a large sync or import
+ *                                -> {"indexed": customers indexed}
  *   task.done     {"id": ID}                             -> {"id": ID}
  *   conflicts.list    {"all"?: bool}                     -> [conflicts], newest first
  *   conflicts.resolve {"id": ID, "keep": "winner" | "loser"} or {"id": ID, "value": V}
