@@ -1,5 +1,7 @@
 #include "fieldbook/core/archive.h"
 
+#include <sqlite3.h>
+
 #include <algorithm>
 
 #include "archive_rules.h"
@@ -100,6 +102,8 @@ Result<std::string> EncryptedPhoneMatches(Store& store, const std::string& text)
 Archive::Archive(Store& store) : store_(store), records_(store, ArchiveRules()) {}
 
 Status RefreshSearchIndex(Store& store) {
+  // A read-only connection cannot index; its searches also read the stale customers.
+  if (sqlite3_db_readonly(store.handle(), "main") == 1) return Status::Ok();
   FB_ASSIGN_OR_RETURN(Statement any, store.Prepare("SELECT EXISTS (SELECT 1 FROM fb_customer_fts_stale)"));
   FB_ASSIGN_OR_RETURN(bool row, any.Step());
   if (!row || any.Int(0) == 0) return Status::Ok();
@@ -306,8 +310,11 @@ Result<std::string> Archive::List(const ListQuery& q) {
       if (std::string match = TrigramQuery(q.search); !match.empty()) {
         FB_RETURN_IF_ERROR(RefreshSearchIndex(store_));
         binds.emplace_back(std::move(match));
+        // Customers not indexed yet (none, unless the connection is read-only) are
+        // candidates too; the LIKE below decides.
         add("rowid IN (SELECT rowid FROM fb_customer_fts WHERE fb_customer_fts MATCH ?" +
-            std::to_string(binds.size()) + (pinyin.empty() ? ")" : " UNION " + pinyin_rows + ")"));
+            std::to_string(binds.size()) + " UNION SELECT rowid FROM fb_customer_fts_stale" +
+            (pinyin.empty() ? ")" : " UNION " + pinyin_rows + ")"));
       }
       binds.emplace_back(LikePattern(q.search));
       const std::string p = "?" + std::to_string(binds.size());
