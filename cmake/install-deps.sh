@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   libsqlite3-dev libboost-dev libboost-system-dev libcpprest-dev rapidjson-dev catch2
-  libssl-dev zlib1g-dev libicu-dev libpq-dev postgresql
+  libssl-dev zlib1g-dev libdeflate-dev libicu-dev libpq-dev postgresql
   default-jdk-headless clang
 )
 

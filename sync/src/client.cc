@@ -92,6 +92,7 @@ Result<SyncClient::Batch> SyncClient::PrepareBatch(const SyncOptions& options) {
   header.cursor = state.cursor;
   header.epoch = state.epoch;
   header.limit = options.page_limit;
+  header.blocks = true;
   RequestWriter writer(header);
   if (!batch.id.empty()) {
     // The newest stamp the batch carries (the same on every retry): once acknowledged,

@@ -106,6 +106,7 @@ ServiceResult SyncService::HandleSync(ServerSession& session, const Principal& w
   sync::SyncResponse response;
   response.request = request->request;
   response.acked_batch = request->batch_id;
+  response.blocks = request->blocks;
   response.applied = result.applied;
   response.conflicts = result.conflicts;
   Status pulled = session.BeginRead();

@@ -6,6 +6,10 @@
 // reply 200:
 //   {"protocol":1, "request":R, "epoch":E, "ack":B, "applied":n, "conflicts":n, "from":N, "cursor":M,
 //    "more":bool, "server_time":ms, "rows":[...], "evict":[root ids], "reset":bool}
+// A run of creations of one table ("changes") and a run of live rows of one table ("rows")
+// may instead be one column block: {"t":T, "r":[ids], "h":[clock deltas], "cols":[names],
+// "v":[[one value per row] per column], ...} (docs/protocol.md, "Column blocks"); the
+// server answers in blocks only when the request says "blocks":true.
 // any error: {"error":{"code":C, "message":M, "field":F, "server_time":ms}} with an HTTP
 // status; "field" (the offending input, e.g. "changes[3].c.phone") only when there is one;
 // "offset" (the bytes the server holds) only in a blob's offset_mismatch.
@@ -73,6 +77,7 @@ struct SyncRequest {
   std::string epoch;      // server identity the cursor belongs to (empty: first sync)
   int limit = 0;          // rows per page wanted (0: server default)
   int64_t request = 0;    // the device's request number, echoed in the response
+  bool blocks = false;    // the device reads rows in column blocks
   std::vector<PushChange> changes;
 };
 
@@ -91,6 +96,7 @@ struct SyncResponse {
   // Rows already encoded as JSON objects (the server stores them so); written before `rows`.
   std::vector<std::string> raw_rows;
   std::vector<std::string> evict;
+  bool blocks = false;    // encode runs of live rows of one table as column blocks
 };
 
 struct ErrorBody {
@@ -128,8 +134,9 @@ std::optional<ErrorBody> DecodeError(std::string_view json);
 
 // gzip (RFC 1952). Decompression stops with kPayloadTooLarge past max_output bytes.
 std::string Gzip(std::string_view data, int level = 6);
-// Bulk bodies (an initial sync) trade a little size for much less time.
-inline int GzipLevelFor(size_t bytes) { return bytes > (1u << 20) ? 1 : 6; }
+// The level a body of this size is compressed at: 6, or with zlib alone (no libdeflate
+// in the build) 1 for bulk bodies (an initial sync), trading a little size for much time.
+int GzipLevelFor(size_t bytes);
 Result<std::string> Gunzip(std::string_view data, size_t max_output);
 bool LooksGzipped(std::string_view data);
 
