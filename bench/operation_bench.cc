@@ -9,7 +9,10 @@
 // claims. Then times the service calendar of one day (today's view, overdue included),
 // a 31-day calendar range and the week's kanban for the agent and for the team, each the
 // median of --repeat runs (default 5). --write also saves bench/results/operation.txt.
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -163,6 +166,7 @@ double CpuMs() {
 struct Timing {
   double wall_ms = 0;
   double cpu_ms = 0;  // user + system: what the operation costs when it has a core to itself
+  double first_wall_ms = 0;  // the first run: nothing of it in memory yet, as in a new process
 };
 
 template <typename F>
@@ -175,7 +179,26 @@ Timing TimeMs(int repeat, F&& run) {
     cpu.push_back(CpuMs() - cpu_start);
     wall.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   }
-  return {Median(wall), Median(cpu)};
+  return {Median(wall), Median(cpu), wall.front()};
+}
+
+// Wall time of the fieldbook CLI run as its own process, stdout to /dev/null.
+double CliMs(const std::vector<std::string>& argv) {
+  const auto start = Clock::now();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) Die("bench_operation: " + argv[0] + " failed");
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
 }  // namespace
@@ -242,6 +265,17 @@ int main(int argc, char** argv) {
     (void)KanbanJson(*k);
   });
 
+  // `fieldbook today` as an agent runs it: a new process on a copy of the book.
+  const std::string cli = (fs::path(argv[0]).parent_path() / "fieldbook").string();
+  std::vector<double> cli_runs;
+  if (fs::exists(cli)) {
+    const std::string copy = (dir.path / "cli.db").string();
+    Check(store.Exec("VACUUM INTO '" + copy + "'"), "copy the book");
+    for (int i = 0; i < repeat; ++i) {
+      cli_runs.push_back(CliMs({cli, "--db", copy, "today", "--date", today.ToString(), "--json"}));
+    }
+  }
+
   std::ostringstream report;
   char date[32];
   const std::time_t t = std::time(nullptr);
@@ -259,6 +293,14 @@ int main(int argc, char** argv) {
     report << line;
   };
   row("today (2026-09-25, overdue included)", today_ms, std::to_string(today_count));
+  std::snprintf(line, sizeof line, "%-40s %10.1f %10s %12s\n", "  its first run in this process", today_ms.first_wall_ms,
+                "-", "");
+  report << line;
+  if (!cli_runs.empty()) {
+    std::snprintf(line, sizeof line, "%-40s %10.1f %10s %12s\n", "  fieldbook today --json (own process)",
+                  Median(cli_runs), "-", "");
+    report << line;
+  }
   row("calendar 31 days", range_ms, std::to_string(range_count));
   row("kanban --week (agent-0)", kanban_ms, "-");
   row("kanban --week --team (8 agents)", team_ms, "-");
@@ -268,7 +310,9 @@ int main(int argc, char** argv) {
   report << "\nload average while measuring: " << load[0] << " (2 cores); wall time includes waiting for a core\n";
   const bool met = today_ms.wall_ms < kGoalMs && kanban_ms.wall_ms < kGoalMs && team_ms.wall_ms < kGoalMs;
   report << "goal: today and kanban each under " << kGoalMs << " ms (wall) on " << customers
-         << " customers: " << (met ? "met" : "NOT met") << "\n";
+         << " customers: " << (met ? "met" : "NOT met") << " as the median of a process that ran them before";
+  const double first = cli_runs.empty() ? today_ms.first_wall_ms : Median(cli_runs);
+  report << "; today in a new process: " << (first < kGoalMs ? "met" : "NOT met") << "\n";
   std::cout << report.str();
   if (write) {
     std::ofstream out(std::string(FIELDBOOK_SOURCE_DIR) + "/bench/results/operation.txt");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fieldbook/core/store.h"
+#include "prefault.h"
 
 namespace fieldbook {
 
@@ -20,6 +21,7 @@ class IdIndex {
 
   void Reserve(size_t n) {
     ids_.reserve(n);
+    PrefaultCapacity(ids_);
     size_t capacity = 16;
     while (capacity < 2 * n) capacity *= 2;
     if (capacity > slots_.size()) Rehash(capacity);
@@ -72,6 +74,8 @@ class IdIndex {
   }
   void Rehash(size_t capacity) {
     std::vector<Slot> old = std::move(slots_);
+    slots_.reserve(capacity);
+    PrefaultCapacity(slots_);
     slots_.assign(capacity, Slot{});
     for (const Slot& s : old) {
       if (s.row != kNone) Place(s.hash, s.row);

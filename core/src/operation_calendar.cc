@@ -33,6 +33,7 @@
 #include "fieldbook/core/operation_calendar.h"
 #include "id_index.h"
 #include "json_output.h"
+#include "prefault.h"
 
 namespace fieldbook {
 namespace {
@@ -95,6 +96,7 @@ class CustomerTable {
   void Reserve(size_t n) {
     index_.Reserve(n);
     rows_.reserve(n);
+    PrefaultCapacity(rows_);
   }
   CustomerInfo& Add(std::string_view id) {
     const uint32_t row = index_.Add(id);
@@ -146,6 +148,7 @@ class Builder {
     };
     std::vector<Key> keys;
     keys.reserve(occasions_.size());
+    PrefaultCapacity(keys);
     for (uint32_t i = 0; i < occasions_.size(); ++i) {
       const Occasion& o = occasions_[i];
       keys.push_back(Key{o.date.ToDays(), prefix(o.kind), prefix(o.id), i});
@@ -621,6 +624,12 @@ class CalendarText {
   CalendarText& Date(const fieldbook::Date& d) { return Str(d.ToString()); }  // ten characters, no allocation
   // Cuts the string to what was written.
   void Finish() { buf_.Finish(); }
+  size_t Size() const { return buf_.len; }
+  // Hands what was written to `sink` and starts again at the beginning of the string.
+  void Drain(const std::function<void(std::string_view)>& sink) {
+    sink(std::string_view(buf_.out.data(), buf_.len));
+    buf_.len = 0;
+  }
 
  private:
   StringOutput buf_;  // the growth policy the reports' writers use too
@@ -647,9 +656,13 @@ Result<CalendarResult> ServiceCalendar(Store& store, const CalendarQuery& query,
   return out;
 }
 
-std::string CalendarJson(const CalendarResult& r) {
-  std::string out;
-  out.reserve(1024 + 400 * r.occasions.size());  // about 400 bytes an occasion
+namespace {
+
+// Writes the calendar into `out`; with a sink, hands it over whenever it passes a megabyte
+// (and at the end) and reuses the same memory.
+void WriteCalendar(const CalendarResult& r, std::string& out, const std::function<void(std::string_view)>* sink) {
+  constexpr size_t kChunk = 1 << 20;
+  out.reserve(sink ? kChunk + 64 * 1024 : 1024 + 400 * r.occasions.size());  // about 400 bytes an occasion
   CalendarText j(out);
   size_t need = 256;
   for (const std::string& n : r.notices) need += CalendarText::Need(n) + 1;
@@ -664,6 +677,7 @@ std::string CalendarJson(const CalendarResult& r) {
   j.Raw("],\"count\":").Int(static_cast<int64_t>(r.occasions.size())).Raw(",\"occasions\":[");
   const size_t count = r.occasions.size();
   for (size_t i = 0; i < count; ++i) {
+    if (sink && j.Size() >= kChunk) j.Drain(*sink);
     // The occasions' texts sit all over the heap: fetching ahead keeps the loop from
     // waiting on each of them in turn.
     if (i + 8 < count) {
@@ -687,8 +701,24 @@ std::string CalendarJson(const CalendarResult& r) {
   }
   j.Room(2);
   j.Raw("]}");
-  j.Finish();
+  if (sink) {
+    j.Drain(*sink);
+  } else {
+    j.Finish();
+  }
+}
+
+}  // namespace
+
+std::string CalendarJson(const CalendarResult& r) {
+  std::string out;
+  WriteCalendar(r, out, nullptr);
   return out;
+}
+
+void WriteCalendarJson(const CalendarResult& r, const std::function<void(std::string_view)>& sink) {
+  std::string buffer;
+  WriteCalendar(r, buffer, &sink);
 }
 
 Result<int> WorkingDays(Store& store, const Date& from, const Date& to) {

@@ -624,3 +624,38 @@ TEST_CASE("kanban: tasks, revisits, quotas and the contact achievement rate per 
   CHECK(month->working_days == 20);
   CHECK(SaveQuota(*f.archive, "agent-7", R"({"visits_per_day":-1})").code() == ErrorCode::kInvalidField);
 }
+
+TEST_CASE("calendar JSON written in pieces is the same document as written whole", "[operation][calendar]") {
+  CalendarResult r;
+  r.query.from = r.query.to = r.query.today = D("2026-09-25");
+  r.notices = {"a \"quoted\" notice"};
+  for (int i = 0; i < 6000; ++i) {
+    Occasion& o = r.occasions.emplace_back();
+    o.id = "occasion-" + std::to_string(i);
+    o.date = D("2026-09-25").AddDays(-(i % 400));
+    o.kind = i % 2 ? "revisit" : "birthday";
+    o.category = "service";
+    o.title = "回访 客户" + std::to_string(i) + (i % 97 == 0 ? " \"VIP\"\n" : "");
+    o.customer_id = "customer-" + std::to_string(i);
+    o.customer_name = i % 5 ? "客户" + std::to_string(i) : "";
+    o.detail = std::string(static_cast<size_t>(i % 300), 'x');
+    o.overdue = i % 3 == 0;
+    o.greet_customers = i % 7 == 0 ? i : -1;
+  }
+  const std::string whole = CalendarJson(r);
+  REQUIRE(whole.size() > (2u << 20));
+  std::string joined;
+  size_t pieces = 0, largest = 0;
+  WriteCalendarJson(r, [&](std::string_view piece) {
+    ++pieces;
+    largest = std::max(largest, piece.size());
+    joined.append(piece);
+  });
+  CHECK(pieces >= 2);
+  CHECK(largest < (2u << 20));
+  CHECK(joined == whole);
+  CalendarResult empty;
+  std::string none;
+  WriteCalendarJson(empty, [&](std::string_view piece) { none.append(piece); });
+  CHECK(none == CalendarJson(empty));
+}

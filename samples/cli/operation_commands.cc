@@ -29,7 +29,8 @@ Date Today() { return ChinaDateOfMs(SystemEnv().NowMs()); }
 
 Status PrintCalendar(Context& ctx, const CalendarResult& r) {
   if (ctx.args.Has("json")) {
-    ctx.out << CalendarJson(r) << "\n";
+    WriteCalendarJson(r, [&](std::string_view piece) { ctx.out.write(piece.data(), static_cast<std::streamsize>(piece.size())); });
+    ctx.out << "\n";
     return Status::Ok();
   }
   for (const auto& n : r.notices) ctx.out << "note: " << n << "\n";

@@ -14,7 +14,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fieldbook/core/civil_time.h"
@@ -89,6 +91,9 @@ inline constexpr int kMaxCalendarDays = 1830;  // five years
 // Lists the occasions of [from, to] for the profile's agent, with the team's settings.
 Result<CalendarResult> ServiceCalendar(Store& store, const CalendarQuery& query, LunarCalendar& lunar);
 std::string CalendarJson(const CalendarResult& result);
+// The same JSON handed to `sink` in pieces of about a megabyte, for a caller that writes it
+// out (the CLI): a 100k-customer `today` is tens of MB that then never sit in memory whole.
+void WriteCalendarJson(const CalendarResult& result, const std::function<void(std::string_view)>& sink);
 
 // Working days of [from, to]: Monday to Friday, less announced days off, plus announced
 // make-up working days (holidays table).
