@@ -179,6 +179,15 @@ Result<WireRow> ReadRow(const JValue& v, const std::string& where) {
 
 constexpr size_t kBlockRows = 2500;   // rows per block at most (a default page)
 constexpr size_t kMinBlockRows = 4;   // fewer are written row by row
+constexpr size_t kMaxBlockColumns = 1024;
+// Cells one request may carry: decoded, a cell takes ~150 bytes, and a gzip body can
+// inflate to 64 MB of "1," (a block's cheapest cell). 50,000 changes of 40 cells fit.
+constexpr size_t kMaxRequestCells = 2000000;
+
+Status TooManyCells() {
+  return Status(ErrorCode::kPayloadTooLarge,
+                "a request carries at most " + std::to_string(kMaxRequestCells) + " cells; split the batch");
+}
 
 // The union of the columns of a run of rows, in first-seen order.
 class BlockColumns {
@@ -358,6 +367,9 @@ Result<BlockShape> ReadBlockShape(const Reader& r) {
   }
   FB_ASSIGN_OR_RETURN(const JValue* cols, r.Array("cols"));
   if (!cols || cols->Empty()) return Malformed(r.where + "cols", "a block needs column names");
+  if (cols->Size() > kMaxBlockColumns) {
+    return Malformed(r.where + "cols", "a block has at most " + std::to_string(kMaxBlockColumns) + " columns");
+  }
   std::unordered_map<std::string_view, bool> seen;
   for (rapidjson::SizeType i = 0; i < cols->Size(); ++i) {
     const JValue& name = (*cols)[i];
@@ -400,7 +412,7 @@ Result<std::vector<int64_t>> ReadDeltas(const Reader& r, const char* key, size_t
 }
 
 // Appends the creations of a block of "changes".
-Status ReadCreateBlock(const JValue& v, const std::string& where, std::vector<PushChange>& out) {
+Status ReadCreateBlock(const JValue& v, const std::string& where, std::vector<PushChange>& out, size_t& cells_left) {
   Reader r{v, where + "."};
   FB_ASSIGN_OR_RETURN(std::string table, r.Str("t"));
   FB_ASSIGN_OR_RETURN(std::string op, r.Str("op"));
@@ -408,6 +420,12 @@ Status ReadCreateBlock(const JValue& v, const std::string& where, std::vector<Pu
   FB_ASSIGN_OR_RETURN(BlockShape shape, ReadBlockShape(r));
   FB_ASSIGN_OR_RETURN(std::vector<int64_t> clocks, ReadDeltas(r, "h", shape.rows));
   FB_ASSIGN_OR_RETURN(std::vector<int64_t> seen, ReadDeltas(r, "n", shape.rows));
+  size_t cells = 0;  // counted before anything is built
+  for (const auto& column : shape.values->GetArray()) {
+    for (const auto& cell : column.GetArray()) cells += cell.IsNull() ? 0 : 1;
+  }
+  if (cells > cells_left) return TooManyCells();
+  cells_left -= cells;
   for (size_t i = 0; i < shape.rows; ++i) {
     const auto index = static_cast<rapidjson::SizeType>(i);
     PushChange& c = out.emplace_back();
@@ -656,12 +674,13 @@ Result<SyncRequest> DecodeRequest(std::string json) {
   FB_ASSIGN_OR_RETURN(const JValue* changes, r.Array("changes"));
   if (changes && !changes->Empty() && q.batch_id.empty()) return Malformed("batch", "is required when pushing changes");
   if (changes) {
+    size_t cells_left = kMaxRequestCells;
     q.changes.reserve(changes->Size());
     for (rapidjson::SizeType i = 0; i < changes->Size(); ++i) {
       const std::string where = "changes[" + std::to_string(i) + "]";
       const JValue& cv = (*changes)[i];
       if (IsBlock(cv)) {
-        FB_RETURN_IF_ERROR(ReadCreateBlock(cv, where, q.changes));
+        FB_RETURN_IF_ERROR(ReadCreateBlock(cv, where, q.changes, cells_left));
         continue;
       }
       if (!cv.IsObject()) return Malformed(where, "a change must be an object");
@@ -683,6 +702,8 @@ Result<SyncRequest> DecodeRequest(std::string json) {
       FB_ASSIGN_OR_RETURN(const JValue* xn, cr.Object("xn"));
       FB_ASSIGN_OR_RETURN(const JValue* bases, cr.Object("b"));
       if (cells) {
+        if (cells->MemberCount() > cells_left) return TooManyCells();
+        cells_left -= cells->MemberCount();
         c.cells.reserve(cells->MemberCount());
         for (auto it = cells->MemberBegin(); it != cells->MemberEnd(); ++it) {
           PushCell cell;

@@ -210,6 +210,32 @@ TEST_CASE("protocol: a hostile block is refused whole, naming what is wrong", "[
   CHECK(later->changes[2].cells[0].column == "name");
   CHECK(ValueJson(later->changes[2].cells[0].value) == "7");
 
+  // Too wide a block; more cells than a request may carry (counted before any is built).
+  std::string wide = R"({"t":"customers","op":"create","r":["a"],"h":[5],"n":[0],"cols":[)";
+  for (int i = 0; i < 1025; ++i) wide += (i ? ",\"c" : "\"c") + std::to_string(i) + "\"";
+  wide += R"(],"v":[)";
+  for (int i = 0; i < 1025; ++i) wide += i ? ",[1]" : "[1]";
+  auto too_wide = sync::DecodeRequest(RequestWith(wide + "]}"));
+  REQUIRE_FALSE(too_wide.ok());
+  CHECK(too_wide.status().field() == "changes[0].cols");
+  std::string many = R"({"t":"customers","op":"create","r":[)";
+  const int rows = 2001;
+  for (int i = 0; i < rows; ++i) many += (i ? ",\"r" : "\"r") + std::to_string(i) + "\"";
+  many += R"(],"h":[1)";
+  for (int i = 1; i < rows; ++i) many += ",1";
+  many += R"(],"n":[0)";
+  for (int i = 1; i < rows; ++i) many += ",0";
+  many += R"(],"cols":[)";
+  for (int i = 0; i < 1000; ++i) many += (i ? ",\"c" : "\"c") + std::to_string(i) + "\"";
+  many += R"(],"v":[)";
+  std::string column = "[1";
+  for (int i = 1; i < rows; ++i) column += ",1";
+  column += "]";
+  for (int i = 0; i < 1000; ++i) many += (i ? "," : "") + column;  // 2,001,000 cells
+  auto too_many = sync::DecodeRequest(RequestWith(many + "]}"));
+  REQUIRE_FALSE(too_many.ok());
+  CHECK(too_many.status().code() == ErrorCode::kPayloadTooLarge);
+
   // Responses: a block that does not hold together is a malformed response.
   const std::vector<std::string> bad_rows = {
       R"({"t":"c","r":["a","b"],"h":[1,1],"s":["x"],"cols":["n"],"v":[["p","q"]]})",
