@@ -87,7 +87,7 @@ TEST_CASE("protocol: runs of plain creations travel as column blocks and decode 
   q.changes.push_back(Create("customers", "c2", 1003, 7, {{"name", Value{std::string("Li \"Na\"\n")}}}));
   q.changes.push_back(Create("customers", "c3", 999, 9, {{"annual_income", Value{int64_t{-5}}}, {"name", Value{std::string("")}}}));
   q.changes.push_back(Create("customers", "c4", 2000, 0, {{"score", Value{2.5}}, {"name", Value{std::string("王芳")}}}));
-  q.changes.push_back(Create("customers", "c5", 2001, 0, {{"name", Value{std::string("刘洋")}}}));
+  q.changes.push_back(Create("customers", "c5", 2001, 0, {{"name", Value{std::string("刘洋 \\ \x01 \t")}}}));
   // An update, two creations (too few for a block), a creation with its own cell versions.
   sync::PushChange update = Create("customers", "c1", 3000, 8, {{"notes", Value{std::string("new")}}});
   update.op = sync::PushChange::Op::kUpdate;
@@ -106,6 +106,7 @@ TEST_CASE("protocol: runs of plain creations travel as column blocks and decode 
   const std::string body = sync::EncodeRequest(q);
   auto doc = ParseJson(body, "request");
   REQUIRE(doc.ok());
+  CHECK(ToJson(*doc) == body);  // byte for byte what rapidjson's own writer gives
   const auto& changes = (*doc)["changes"];
   CHECK(CountBlocks(changes) == 3);
   CHECK(changes.Size() == 3 + 4);
@@ -152,6 +153,7 @@ TEST_CASE("protocol: a response in blocks carries the same rows, tombstones and 
   const std::string body = sync::EncodeResponse(s);
   auto doc = ParseJson(body, "response");
   REQUIRE(doc.ok());
+  CHECK(ToJson(*doc) == body);
   CHECK(CountBlocks((*doc)["rows"]) == 2);  // c1..c4 and t0..t4; the tombstone and the lone visit stay single
   CHECK((*doc)["rows"].Size() == 4);
   CHECK((*doc)["rows"][0]["s"].IsArray());   // two sites
