@@ -74,5 +74,8 @@ fieldbook::Result<std::string> Positional(const Context& ctx, size_t n, const st
 // True when stderr is a terminal (progress bars are drawn only then).
 bool StderrIsTty();
 void DrawProgress(std::ostream& err, const char* label, int64_t done, int64_t total);
+// For commands that read a whole book once (today, calendar, kanban, report): map the heap
+// in large pages. Linux with glibc only; elsewhere nothing.
+void PrepareHeapForLargeReads();
 
 }  // namespace fieldbook::cli

@@ -1,4 +1,5 @@
 #include <malloc.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +14,29 @@ std::optional<std::string> Args::Value(const std::string& flag) const {
   auto it = values.find(flag);
   if (it == values.end()) return std::nullopt;
   return it->second;
+}
+
+void PrepareHeapForLargeReads() {
+#if defined(__GLIBC__) && defined(MADV_HUGEPAGE)
+  // `today` on a 100k-customer book builds ~80 MB of small objects and drops them at
+  // exit. Page by page that is ~20,000 page faults, each several microseconds on a
+  // virtual machine; in 2 MiB pages, a few dozen. The heap is grown by 256 MiB of address
+  // space now (resident only as it is used), advised as huge pages, kept rather than
+  // trimmed, and large vectors come from it too. Sync is left alone: its peak resident
+  // size matters more than its page faults.
+  constexpr size_t kReserve = size_t{256} << 20;
+  constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, static_cast<int>(2 * kReserve));
+  mallopt(M_TOP_PAD, static_cast<int>(kReserve));
+  const auto before = reinterpret_cast<uintptr_t>(sbrk(0));
+  void* volatile probe = malloc(4 << 20);  // more than the heap has free: it grows by this and the pad
+  free(probe);
+  const auto after = reinterpret_cast<uintptr_t>(sbrk(0));
+  const uintptr_t begin = (before + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = after & ~(kHugePage - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#endif
 }
 
 int ExitCodeFor(const Status& s) {

@@ -56,6 +56,7 @@ Status RunCalendar(Context& ctx, bool today_view) {
     FB_ASSIGN_OR_RETURN(q.to, DateFlag(ctx, "to"));
   }
   q.agent = ctx.args.Value("agent").value_or("");
+  PrepareHeapForLargeReads();
   FB_ASSIGN_OR_RETURN(auto store, OpenProfile(ctx));
   auto lunar = MakeLunarCalendar();
   FB_ASSIGN_OR_RETURN(CalendarResult r, ServiceCalendar(*store, q, *lunar));
@@ -72,6 +73,7 @@ Status RunKanban(Context& ctx) {
   if (periods != 1) return Usage("give exactly one of --day, --week or --month");
   FB_ASSIGN_OR_RETURN(q.date, DateFlag(ctx, "date", Today()));
   q.team = ctx.args.Has("team");
+  PrepareHeapForLargeReads();
   FB_ASSIGN_OR_RETURN(auto store, OpenProfile(ctx));
   FB_ASSIGN_OR_RETURN(Kanban k, BuildKanban(*store, q));
   if (ctx.args.Has("json")) {

@@ -39,6 +39,7 @@ void PrintPlain(Context& ctx, const rapidjson::Value& v, const std::string& inde
 
 Status RunReportCommand(Context& ctx) {
   FB_ASSIGN_OR_RETURN(std::string name, Positional(ctx, 0, "report NAME (composition, abc, rfm or effect)"));
+  PrepareHeapForLargeReads();
   FB_ASSIGN_OR_RETURN(auto store, OpenProfile(ctx));
   ReportOptions options;
   options.from = ctx.args.Value("from").value_or("");
