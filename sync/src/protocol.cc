@@ -5,6 +5,7 @@
 #include <libdeflate.h>
 #endif
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -393,6 +394,15 @@ Result<BlockShape> ReadBlockShape(const Reader& r) {
   return shape;
 }
 
+// The non-null values of each row of a block.
+std::vector<uint32_t> CellsPerRow(const BlockShape& shape) {
+  std::vector<uint32_t> per_row(shape.rows, 0);
+  for (const auto& column : shape.values->GetArray()) {
+    for (size_t i = 0; i < shape.rows; ++i) per_row[i] += column[static_cast<rapidjson::SizeType>(i)].IsNull() ? 0 : 1;
+  }
+  return per_row;
+}
+
 // Sums the deltas of `key` into one number per row.
 Result<std::vector<int64_t>> ReadDeltas(const Reader& r, const char* key, size_t rows) {
   FB_ASSIGN_OR_RETURN(const JValue* deltas, r.Array(key));
@@ -420,10 +430,11 @@ Status ReadCreateBlock(const JValue& v, const std::string& where, std::vector<Pu
   FB_ASSIGN_OR_RETURN(BlockShape shape, ReadBlockShape(r));
   FB_ASSIGN_OR_RETURN(std::vector<int64_t> clocks, ReadDeltas(r, "h", shape.rows));
   FB_ASSIGN_OR_RETURN(std::vector<int64_t> seen, ReadDeltas(r, "n", shape.rows));
-  size_t cells = 0;  // counted before anything is built
-  for (const auto& column : shape.values->GetArray()) {
-    for (const auto& cell : column.GetArray()) cells += cell.IsNull() ? 0 : 1;
-  }
+  // Counted before anything is built: the request's budget, and each row's cells (most
+  // of a wide table's are null; reserving for every column cost more than the decoding).
+  const std::vector<uint32_t> per_row = CellsPerRow(shape);
+  size_t cells = 0;
+  for (uint32_t n : per_row) cells += n;
   if (cells > cells_left) return TooManyCells();
   cells_left -= cells;
   for (size_t i = 0; i < shape.rows; ++i) {
@@ -436,7 +447,7 @@ Status ReadCreateBlock(const JValue& v, const std::string& where, std::vector<Pu
     c.hlc = clocks[i];
     if (c.hlc <= 0) return Malformed(where + ".h[" + std::to_string(i) + "]", "must add up to a positive clock value");
     c.seen = seen[i];
-    c.cells.reserve(shape.columns.size());
+    c.cells.reserve(per_row[i]);
     for (size_t k = 0; k < shape.columns.size(); ++k) {
       const JValue& cell = (*shape.values)[static_cast<rapidjson::SizeType>(k)][index];
       if (cell.IsNull()) continue;
@@ -465,6 +476,7 @@ Status ReadRowBlock(const JValue& v, const std::string& where, std::vector<WireR
     return Malformed(where + ".s", "a block has one site, or one per row");
   }
   FB_ASSIGN_OR_RETURN(const JValue* versions, r.Object("x"));
+  const std::vector<uint32_t> per_row = CellsPerRow(shape);
   const size_t first = out.size();
   for (size_t i = 0; i < shape.rows; ++i) {
     const auto index = static_cast<rapidjson::SizeType>(i);
@@ -476,7 +488,7 @@ Status ReadRowBlock(const JValue& v, const std::string& where, std::vector<WireR
     const JValue& site = sites->value.IsString() ? sites->value : sites->value[index];
     if (!site.IsString()) return Malformed(where + ".s[" + std::to_string(i) + "]", "must be a string");
     row.site.assign(site.GetString(), site.GetStringLength());
-    row.cells.reserve(shape.columns.size());
+    row.cells.reserve(per_row[i]);
     for (size_t k = 0; k < shape.columns.size(); ++k) {
       const JValue& cell = (*shape.values)[static_cast<rapidjson::SizeType>(k)][index];
       if (cell.IsNull()) continue;
@@ -506,6 +518,22 @@ Status ReadRowBlock(const JValue& v, const std::string& where, std::vector<WireR
 }
 
 bool IsBlock(const JValue& v) { return v.IsObject() && v.HasMember("cols"); }
+
+// Rows a list of changes or rows holds, blocks counted by their ids; for reserving room,
+// so bounded (a hostile list grows the usual way past that).
+size_t RowsIn(const JValue& list) {
+  constexpr size_t kMostReserved = size_t{1} << 18;
+  size_t rows = 0;
+  for (const auto& v : list.GetArray()) {
+    size_t n = 1;
+    if (IsBlock(v)) {
+      auto ids = v.FindMember("r");
+      if (ids != v.MemberEnd() && ids->value.IsArray()) n = ids->value.Size();
+    }
+    rows += n;
+  }
+  return std::min(rows, kMostReserved);
+}
 
 std::string Finish(const rapidjson::StringBuffer& b) {
   return std::string(b.GetString(), b.GetSize());
@@ -675,7 +703,7 @@ Result<SyncRequest> DecodeRequest(std::string json) {
   if (changes && !changes->Empty() && q.batch_id.empty()) return Malformed("batch", "is required when pushing changes");
   if (changes) {
     size_t cells_left = kMaxRequestCells;
-    q.changes.reserve(changes->Size());
+    q.changes.reserve(RowsIn(*changes));
     for (rapidjson::SizeType i = 0; i < changes->Size(); ++i) {
       const std::string where = "changes[" + std::to_string(i) + "]";
       const JValue& cv = (*changes)[i];
@@ -830,7 +858,7 @@ Result<SyncResponse> DecodeResponse(std::string_view json) {
     FB_ASSIGN_OR_RETURN(s.server_time, r.Int("server_time", false));
     FB_ASSIGN_OR_RETURN(const JValue* rows, r.Array("rows"));
     if (rows) {
-      s.rows.reserve(rows->Size());
+      s.rows.reserve(RowsIn(*rows));
       for (rapidjson::SizeType i = 0; i < rows->Size(); ++i) {
         if (IsBlock((*rows)[i])) {
           FB_RETURN_IF_ERROR(ReadRowBlock((*rows)[i], "rows[" + std::to_string(i) + "]", s.rows));
