@@ -5,7 +5,6 @@
 // caller can get them wrong (types, ranges, dates that do not exist, huge numbers and
 // strings, nesting, broken UTF-8), and some are then mutated byte by byte.
 // FIELDBOOK_FUZZ_ITERATIONS=N and FIELDBOOK_FUZZ_SEED=S as in the protocol's fuzz test.
-#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -16,11 +15,6 @@
 using namespace fieldbook::testing;
 
 namespace {
-
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
 
 struct Call {
   bool ok = false;
@@ -171,8 +165,8 @@ void CollectIds(const rapidjson::Value& v, std::vector<std::string>& ids) {
 }  // namespace
 
 TEST_CASE("c api fuzz: any arguments to any method give JSON or an error that changed nothing") {
-  const uint64_t seed = static_cast<uint64_t>(EnvInt("FIELDBOOK_FUZZ_SEED", 20261204));
-  const int iterations = EnvInt("FIELDBOOK_FUZZ_ITERATIONS", 1200);
+  const uint64_t seed = EnvNumber("FIELDBOOK_FUZZ_SEED", 20261204);
+  const int iterations = static_cast<int>(EnvNumber("FIELDBOOK_FUZZ_ITERATIONS", 1200));
   TempDir dir;
   Db db(dir.File("fuzz.db"));
   std::vector<std::string> ids;

@@ -38,11 +38,6 @@ using namespace fieldbook::testing;
 
 namespace {
 
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
-
 std::string Plain(const std::string& body) {
   if (!sync::LooksGzipped(body)) return body;
   auto inflated = sync::Gunzip(body, size_t{64} << 20);
@@ -161,15 +156,10 @@ class Mutator {
   std::mt19937_64 rng_;
 };
 
-// What a refused request must not change: sequence, rows, roots, references, batches.
-std::string StoredState(const std::string& path) {
+// The first column of the first row of `sql`, read through a connection of its own.
+std::string QueryText(const std::string& path, const char* sql) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  const char* sql =
-      "SELECT (SELECT group_concat(tenant || ':' || seq) FROM srv_tenants) || '|' ||"
-      " (SELECT count(*) || ':' || total(seq) || ':' || total(length(body)) || ':' || total(deleted) FROM srv_rows) || '|' ||"
-      " (SELECT count(*) FROM srv_roots) || '|' || (SELECT count(*) FROM srv_refs) || '|' ||"
-      " (SELECT count(*) FROM srv_batches) || '|' || (SELECT count(*) FROM srv_scope_log)";
   sqlite3_stmt* st = nullptr;
   REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(st) == SQLITE_ROW);
@@ -178,6 +168,16 @@ std::string StoredState(const std::string& path) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   return out;
+}
+
+// What a refused request must not change: sequence, rows, roots, references, batches.
+std::string StoredState(const std::string& path) {
+  return QueryText(path,
+                   "SELECT (SELECT group_concat(tenant || ':' || seq) FROM srv_tenants) || '|' ||"
+                   " (SELECT count(*) || ':' || total(seq) || ':' || total(length(body)) || ':' || total(deleted)"
+                   " FROM srv_rows) || '|' || (SELECT count(*) FROM srv_roots) || '|' ||"
+                   " (SELECT count(*) FROM srv_refs) || '|' || (SELECT count(*) FROM srv_batches) || '|' ||"
+                   " (SELECT count(*) FROM srv_scope_log)");
 }
 
 // Two devices of one agent: a block of creations with children, edits on both sides
@@ -285,8 +285,8 @@ std::string HttpMessage(const std::string& head, const std::string& body) {
 }  // namespace
 
 TEST_CASE("fuzz: mutated sync requests get a 4xx naming what is wrong and change nothing", "[server][fuzz]") {
-  const uint64_t seed = static_cast<uint64_t>(EnvInt("FIELDBOOK_FUZZ_SEED", 20261204));
-  const int iterations = EnvInt("FIELDBOOK_FUZZ_ITERATIONS", 1200);
+  const uint64_t seed = EnvNumber("FIELDBOOK_FUZZ_SEED", 20261204);
+  const int iterations = static_cast<int>(EnvNumber("FIELDBOOK_FUZZ_ITERATIONS", 1200));
   TempDir dir;
   const std::string db = dir.File("server.db");
   TestServer server(db);
@@ -341,8 +341,8 @@ TEST_CASE("fuzz: mutated sync requests get a 4xx naming what is wrong and change
 }
 
 TEST_CASE("fuzz: a device told nonsense by its server neither crashes nor damages its store", "[server][fuzz]") {
-  const uint64_t seed = static_cast<uint64_t>(EnvInt("FIELDBOOK_FUZZ_SEED", 20261204)) + 1;
-  const int iterations = EnvInt("FIELDBOOK_FUZZ_ITERATIONS", 1200);
+  const uint64_t seed = EnvNumber("FIELDBOOK_FUZZ_SEED", 20261204) + 1;
+  const int iterations = static_cast<int>(EnvNumber("FIELDBOOK_FUZZ_ITERATIONS", 1200));
   TempDir dir;
   TestServer server(dir.File("server.db"));
   const std::string token = server.Token("agent-1", "team-1");
@@ -367,14 +367,7 @@ TEST_CASE("fuzz: a device told nonsense by its server neither crashes nor damage
     }
   }
   CHECK(failed > 0);
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(dir.File("device.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "ok");
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  CHECK(QueryText(dir.File("device.db"), "PRAGMA integrity_check") == "ok");
   // The agent's own customer is still there.
   auto shown = d.archive->Show("customers", *own);
   REQUIRE(shown.ok());
@@ -383,8 +376,8 @@ TEST_CASE("fuzz: a device told nonsense by its server neither crashes nor damage
 }
 
 TEST_CASE("fuzz: the server process answers mangled HTTP and stays up", "[server][fuzz]") {
-  const uint64_t seed = static_cast<uint64_t>(EnvInt("FIELDBOOK_FUZZ_SEED", 20261204)) + 2;
-  const int iterations = EnvInt("FIELDBOOK_FUZZ_ITERATIONS", 1200) / 3;
+  const uint64_t seed = EnvNumber("FIELDBOOK_FUZZ_SEED", 20261204) + 2;
+  const int iterations = static_cast<int>(EnvNumber("FIELDBOOK_FUZZ_ITERATIONS", 1200)) / 3;
   ServerProcess server;
   INFO(server.error());
   REQUIRE(server.ok());

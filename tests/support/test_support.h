@@ -1,6 +1,7 @@
 // Shared test helpers: temporary directories and paths.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -23,6 +24,10 @@ class TempDir {
 // Reads a whole file; empty when it does not exist.
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
+
+// A whole number from the environment (FIELDBOOK_SIM_SEEDS, FIELDBOOK_FUZZ_SEED, ...);
+// `fallback` when unset or empty.
+uint64_t EnvNumber(const char* name, uint64_t fallback);
 
 // Directory of the built binaries (fieldbook, fieldbook-server), set by CMake.
 std::string BinaryDir();

@@ -738,11 +738,6 @@ class Simulation {
   std::set<std::string> erased_;  // customers some device erased
 };
 
-uint64_t EnvNumber(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
 }  // namespace
 
 TEST_CASE("simulation: many devices converge without losing acknowledged writes", "[sync][simulation]") {
