@@ -8,7 +8,7 @@
 namespace fieldbook::sync {
 namespace {
 
-constexpr int kSyncSchemaVersion = 3;  // 2: erasures, 3: blobs
+constexpr int kSyncSchemaVersion = 4;  // 2: erasures, 3: blobs, 4: seen_cursor
 
 TableSpec BuildConflictsTable() {
   constexpr auto kServer = MergePolicy::kServerOnly;
@@ -94,7 +94,7 @@ std::vector<std::string> TriggersFor(const TableSpec& t) {
   out.push_back("CREATE TRIGGER " + QuoteIdent(prefix + "_ins") + " AFTER INSERT ON " + T + " WHEN " + kNotApplying +
                 " BEGIN " + TickClock() +
                 " INSERT INTO fb_rows(tbl, row_id, root_id, hlc, site, deleted, pending, local_seq, seen) "
-                "SELECT " + lit + ", NEW.id, " + RootExpr(t, "NEW") + ", s.hlc, s.site, 0, 1, s.local_seq, s.cursor "
+                "SELECT " + lit + ", NEW.id, " + RootExpr(t, "NEW") + ", s.hlc, s.site, 0, 1, s.local_seq, s.seen_cursor "
                 "FROM fb_sync_state s WHERE s.id = 1 "
                 "ON CONFLICT(tbl, row_id) DO UPDATE SET root_id = excluded.root_id, hlc = excluded.hlc, "
                 "site = excluded.site, deleted = 0, pending = 1, local_seq = excluded.local_seq, seen = excluded.seen; "
@@ -109,7 +109,7 @@ std::vector<std::string> TriggersFor(const TableSpec& t) {
     upd += " INSERT INTO fb_cells(tbl, row_id, col, hlc, site, base_hlc, base_value, pending, local_seq, seen) "
            "SELECT " + lit + ", NEW.id, " + SqlLiteral(c.name) + ", s.hlc, s.site, "
            "coalesce((SELECT r.hlc FROM fb_rows r WHERE r.tbl = " + lit + " AND r.row_id = NEW.id), 0), " +
-           base_value + ", 1, s.local_seq, s.cursor FROM fb_sync_state s WHERE s.id = 1 AND OLD." + C +
+           base_value + ", 1, s.local_seq, s.seen_cursor FROM fb_sync_state s WHERE s.id = 1 AND OLD." + C +
            " IS NOT NEW." + C +
            " ON CONFLICT(tbl, row_id, col) DO UPDATE SET hlc = excluded.hlc, site = excluded.site, "
            "local_seq = excluded.local_seq, "
@@ -127,15 +127,15 @@ std::vector<std::string> TriggersFor(const TableSpec& t) {
   // which concurrent edits the deletion overrides unseen (they become conflict records).
   out.push_back("CREATE TRIGGER " + QuoteIdent(prefix + "_predel") + " BEFORE DELETE ON " + T + " WHEN " +
                 kNotApplying + " BEGIN UPDATE fb_rows SET delete_seen = min("
-                "(SELECT cursor FROM fb_sync_state WHERE id = 1), coalesce((SELECT min(c.seen) FROM fb_cells c "
+                "(SELECT seen_cursor FROM fb_sync_state WHERE id = 1), coalesce((SELECT min(c.seen) FROM fb_cells c "
                 "JOIN fb_rows r ON r.tbl = c.tbl AND r.row_id = c.row_id WHERE c.pending = 1 AND r.root_id = " +
-                RootExpr(t, "OLD") + "), (SELECT cursor FROM fb_sync_state WHERE id = 1))) WHERE tbl = " + lit +
+                RootExpr(t, "OLD") + "), (SELECT seen_cursor FROM fb_sync_state WHERE id = 1))) WHERE tbl = " + lit +
                 " AND row_id = OLD.id; END");
   // Delete: a tombstone at a new version; the cells' history goes with the row.
   out.push_back("CREATE TRIGGER " + QuoteIdent(prefix + "_del") + " AFTER DELETE ON " + T + " WHEN " + kNotApplying +
                 " BEGIN " + TickClock() +
                 " INSERT INTO fb_rows(tbl, row_id, root_id, hlc, site, deleted, pending, local_seq, seen) "
-                "SELECT " + lit + ", OLD.id, " + RootExpr(t, "OLD") + ", s.hlc, s.site, 1, 1, s.local_seq, s.cursor "
+                "SELECT " + lit + ", OLD.id, " + RootExpr(t, "OLD") + ", s.hlc, s.site, 1, 1, s.local_seq, s.seen_cursor "
                 "FROM fb_sync_state s WHERE s.id = 1 "
                 "ON CONFLICT(tbl, row_id) DO UPDATE SET hlc = excluded.hlc, site = excluded.site, deleted = 1, "
                 "pending = 1, local_seq = excluded.local_seq, "
@@ -147,7 +147,14 @@ std::vector<std::string> TriggersFor(const TableSpec& t) {
 Status CreateSyncTables(Store& store, int from_version) {
   if (from_version >= 1) {
     if (from_version < 2) FB_RETURN_IF_ERROR(CreateErasureTables(store));
-    return from_version < 3 ? CreateBlobTables(store) : Status::Ok();
+    if (from_version < 3) FB_RETURN_IF_ERROR(CreateBlobTables(store));
+    if (from_version < 4) {
+      // Edits used to claim the cursor as seen; the cursor is the best there is to start from.
+      FB_RETURN_IF_ERROR(store.Exec(
+          "ALTER TABLE fb_sync_state ADD COLUMN seen_cursor INTEGER NOT NULL DEFAULT 0;"
+          "UPDATE fb_sync_state SET seen_cursor = cursor"));
+    }
+    return Status::Ok();
   }
   FB_RETURN_IF_ERROR(CreateBlobTables(store));
   uint8_t bytes[8];
@@ -160,7 +167,8 @@ Status CreateSyncTables(Store& store, int from_version) {
       " skew_ms INTEGER NOT NULL DEFAULT 0, cursor INTEGER NOT NULL DEFAULT 0, epoch TEXT NOT NULL DEFAULT '',"
       " batch_id TEXT NOT NULL DEFAULT '', batch_seq INTEGER NOT NULL DEFAULT 0,"
       " batch_hlc INTEGER NOT NULL DEFAULT 0, received_hlc INTEGER NOT NULL DEFAULT 0,"
-      " accepted_hlc INTEGER NOT NULL DEFAULT 0, request_seq INTEGER NOT NULL DEFAULT 0) STRICT;"
+      " accepted_hlc INTEGER NOT NULL DEFAULT 0, request_seq INTEGER NOT NULL DEFAULT 0,"
+      " seen_cursor INTEGER NOT NULL DEFAULT 0) STRICT;"
       "CREATE TABLE IF NOT EXISTS fb_rows ("
       " tbl TEXT NOT NULL, row_id TEXT NOT NULL, root_id TEXT, hlc INTEGER NOT NULL, site TEXT NOT NULL,"
       " deleted INTEGER NOT NULL DEFAULT 0, pending INTEGER NOT NULL DEFAULT 0,"

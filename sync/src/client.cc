@@ -177,14 +177,23 @@ Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batc
     report.conflicts += response.conflicts;
   }
   int64_t cursor = state.cursor;
-  if (response.reset || (!state.epoch.empty() && state.epoch != response.epoch)) cursor = 0;
+  const bool restart = response.reset || (!state.epoch.empty() && state.epoch != response.epoch);
+  if (restart) cursor = 0;
   if (response.cursor_from == cursor && response.cursor >= response.cursor_from) {
     int64_t applied = 0, evicted = 0;
     FB_RETURN_IF_ERROR(ApplyPage(store_, response.rows, response.evict, &applied, &evicted));
     report.pulled += applied;
     report.evicted += evicted;
-    FB_ASSIGN_OR_RETURN(Statement save, store_.Prepare("UPDATE fb_sync_state SET cursor = ?1, epoch = ?2 WHERE id = 1"));
-    FB_RETURN_IF_ERROR(save.Bind(1, response.cursor).Bind(2, response.epoch).Run());
+    // A pull is a consistent view of the server only once its last page is in: a row
+    // written again while the pages came moved past the pages already read, so a cursor
+    // in the middle of a pull does not prove that every version up to it is here. Local
+    // edits therefore claim to have seen only the last complete pull (seen_cursor), and a
+    // concurrent write this device has not received becomes a conflict, not a silent loss.
+    FB_ASSIGN_OR_RETURN(Statement save, store_.Prepare(
+        "UPDATE fb_sync_state SET cursor = ?1, epoch = ?2, "
+        "seen_cursor = CASE WHEN ?3 THEN ?1 WHEN ?4 THEN 0 ELSE seen_cursor END WHERE id = 1"));
+    FB_RETURN_IF_ERROR(save.Bind(1, response.cursor).Bind(2, response.epoch).Bind(3, int64_t{response.more ? 0 : 1})
+                           .Bind(4, int64_t{restart ? 1 : 0}).Run());
     report.cursor = response.cursor;
   }
   return txn.Commit();

@@ -42,7 +42,8 @@ struct TestServer {
 struct TestDevice {
   TestDevice(const std::string& path, const std::string& agent, const std::string& team, Env* env = nullptr,
              bool durable = true);
-  Result<sync::SyncReport> Sync(sync::Transport& transport, const std::string& token);
+  // page_limit 0: the client's default.
+  Result<sync::SyncReport> Sync(sync::Transport& transport, const std::string& token, int page_limit = 0);
   std::string Export();
 
   std::unique_ptr<Store> store;
