@@ -168,7 +168,7 @@ struct Server {
   }
 };
 
-sync::SyncReport Sync(Store& store, const std::string& url, const std::string& token, int page = 5000) {
+sync::SyncReport Sync(Store& store, const std::string& url, const std::string& token, int page = 2500) {
   auto transport = Must(sync::MakeCpprestTransport(url), "transport");
   sync::SyncClient client(store, *transport);
   sync::SyncOptions options;

@@ -1,5 +1,7 @@
 // SyncClient round trips: batch preparation, sending, acknowledgement and clock repair.
 #include <algorithm>
+#include <memory>
+#include <optional>
 
 #include "fieldbook/core/ids.h"
 #include "fieldbook/sync/blobs.h"
@@ -48,9 +50,24 @@ class SyncSettings {
   int64_t mmap_size_ = -1;
 };
 
+// The default exchange: Send, on the calling thread, when the caller waits for it.
+class DeferredExchange : public PendingExchange {
+ public:
+  DeferredExchange(Transport& transport, HttpRequest request) : transport_(transport), request_(std::move(request)) {}
+  Result<HttpResponse> Wait() override { return transport_.Send(request_); }
+
+ private:
+  Transport& transport_;
+  HttpRequest request_;
+};
+
 }  // namespace
 
-Result<SyncClient::Batch> SyncClient::PrepareBatch(const SyncOptions& options) {
+std::unique_ptr<PendingExchange> Transport::Start(HttpRequest request) {
+  return std::make_unique<DeferredExchange>(*this, std::move(request));
+}
+
+Result<SyncClient::Batch> SyncClient::PrepareBatch(const SyncOptions& options, const SyncResponse* ahead) {
   FB_ASSIGN_OR_RETURN(Transaction txn, store_.Begin());
   FB_ASSIGN_OR_RETURN(Statement number, store_.Prepare(
       "UPDATE fb_sync_state SET request_seq = request_seq + 1 WHERE id = 1 RETURNING request_seq"));
@@ -60,7 +77,9 @@ Result<SyncClient::Batch> SyncClient::PrepareBatch(const SyncOptions& options) {
   batch.request = number.Int(0);
   number.Reset();
   FB_ASSIGN_OR_RETURN(SyncState state, LoadSyncState(store_));
-  if (!state.batch_id.empty()) {
+  if (ahead) {
+    // Only a pull: pending changes go in the next ordinary request.
+  } else if (!state.batch_id.empty()) {
     // A batch was sent before and not acknowledged: resend it under the same id.
     batch.id = state.batch_id;
     batch.boundary = state.batch_seq;
@@ -89,8 +108,10 @@ Result<SyncClient::Batch> SyncClient::PrepareBatch(const SyncOptions& options) {
   header.request = batch.request;
   header.site = state.site;
   header.batch_id = batch.id;
-  header.cursor = state.cursor;
-  header.epoch = state.epoch;
+  header.cursor = ahead ? ahead->cursor : state.cursor;
+  header.epoch = ahead ? ahead->epoch : state.epoch;
+  batch.cursor = header.cursor;
+  batch.ahead = ahead != nullptr;
   header.limit = options.page_limit;
   header.blocks = true;
   RequestWriter writer(header);
@@ -161,7 +182,8 @@ Status SyncClient::CorrectClock(int64_t server_time) {
   return txn.Commit();
 }
 
-Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batch, SyncReport& report) {
+Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batch, SyncReport& report, bool* taken) {
+  if (taken) *taken = false;
   FB_ASSIGN_OR_RETURN(Transaction txn, store_.Begin());
   FB_ASSIGN_OR_RETURN(SyncState state, LoadSyncState(store_));
   if (!state.batch_id.empty() && response.acked_batch == state.batch_id) {
@@ -195,6 +217,9 @@ Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batc
     FB_RETURN_IF_ERROR(save.Bind(1, response.cursor).Bind(2, response.epoch).Bind(3, int64_t{response.more ? 0 : 1})
                            .Bind(4, int64_t{restart ? 1 : 0}).Run());
     report.cursor = response.cursor;
+    FB_RETURN_IF_ERROR(txn.Commit());
+    if (taken) *taken = true;
+    return Status::Ok();
   }
   return txn.Commit();
 }
@@ -211,6 +236,7 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
     report.bytes_sent += blobs.bytes_sent;
   }
   bool clock_corrected = false;
+  std::optional<HeldPage> held;  // received, to be applied while the next page travels
   for (;;) {
     if (options.cancel && options.cancel->load()) {
       return Status(ErrorCode::kCancelled, "sync cancelled; nothing lost, it resumes next time");
@@ -219,7 +245,7 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
       return Status(ErrorCode::kServerError, "sync did not finish within " + std::to_string(options.max_round_trips) +
                                                  " round trips");
     }
-    FB_ASSIGN_OR_RETURN(Batch batch, PrepareBatch(options));
+    FB_ASSIGN_OR_RETURN(Batch batch, PrepareBatch(options, held ? &held->response : nullptr));
     std::string body = std::move(batch.body);
     HttpRequest http;
     http.path = "/v1/sync";
@@ -232,7 +258,20 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
     http.body = std::move(body);
     report.bytes_sent += static_cast<int64_t>(http.body.size());
     ++report.round_trips;
-    auto sent = transport_.Send(http);
+    std::unique_ptr<PendingExchange> exchange = transport_.Start(std::move(http));
+    if (held) {
+      // Written while the next page is prepared and carried. Should this fail, the
+      // exchange is abandoned: its page is never applied, the cursor stays where it was.
+      bool taken = false;
+      FB_RETURN_IF_ERROR(ApplyResponse(held->response, held->batch, report, &taken));
+      held.reset();
+      if (options.progress) options.progress(SyncProgress{report.pushed, report.pulled, report.round_trips, true});
+      // Not applied after all (this device's cursor had moved): the page asked for after
+      // it continues nothing. Drop it and ask again from where the device is.
+      if (!taken) continue;
+    }
+    auto sent = exchange->Wait();
+    exchange.reset();
     if (!sent.ok()) {
       FB_ASSIGN_OR_RETURN(int64_t waiting, PendingRowCount(store_));
       return Status(sent.status().code() == ErrorCode::kTimeout ? ErrorCode::kTimeout : ErrorCode::kUnreachable,
@@ -261,10 +300,21 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
     // state of the server: applying it could roll rows back. It is ignored and the
     // round trip repeated.
     if (response.request != batch.request) continue;
-    FB_RETURN_IF_ERROR(ApplyResponse(response, batch, report));
+    // More pages follow a page that continues our cursor and acknowledges nothing: the
+    // next one is asked for before this one is written.
+    if (response.more && batch.id.empty() && !response.reset && response.cursor_from == batch.cursor &&
+        response.cursor > response.cursor_from && response.acked_batch.empty()) {
+      held = HeldPage{std::move(response), std::move(batch)};
+      continue;
+    }
+    bool taken = false;
+    FB_RETURN_IF_ERROR(ApplyResponse(response, batch, report, &taken));
     if (options.progress) {
       options.progress(SyncProgress{report.pushed, report.pulled, report.round_trips, response.more});
     }
+    // A page asked for ahead that does not continue the cursor (the server's state moved
+    // on in between): ask again from where this device is.
+    if (batch.ahead && !taken) continue;
     FB_ASSIGN_OR_RETURN(SyncState after, LoadSyncState(store_));
     const bool acked = batch.id.empty() || after.batch_id.empty();
     FB_ASSIGN_OR_RETURN(int64_t waiting, PendingRowCount(store_));

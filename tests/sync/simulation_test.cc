@@ -97,9 +97,26 @@ class FaultyTransport final : public sync::Transport {
     return response;
   }
 
+  // Half the time the exchange happens at once, as a real network would carry it while
+  // the device applies the page in hand: the server sees the next request before that
+  // page is written (and may lose it, or the device may crash meanwhile).
+  std::unique_ptr<sync::PendingExchange> Start(sync::HttpRequest request) override {
+    if (!Roll(0.5)) return sync::Transport::Start(std::move(request));
+    return std::make_unique<Done>(Send(request));
+  }
+
   bool crashed = false;
 
  private:
+  class Done : public sync::PendingExchange {
+   public:
+    explicit Done(Result<sync::HttpResponse> outcome) : outcome_(std::move(outcome)) {}
+    Result<sync::HttpResponse> Wait() override { return std::move(outcome_); }
+
+   private:
+    Result<sync::HttpResponse> outcome_;
+  };
+
   bool Roll(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   ApiTransport& inner_;
   std::mt19937_64& rng_;
@@ -395,7 +412,10 @@ class Simulation {
   }
 
   bool SyncOnce(SimDevice& d, bool must_succeed) {
-    auto report = d.dev->Sync(*d.transport, d.token);
+    // Small pages a third of the time, so pulls run over many pages, each asked for
+    // before the one before it is written.
+    const int page_limit = Pick(0, 2) == 0 ? Pick(1, 12) : 0;
+    auto report = d.dev->Sync(*d.transport, d.token, page_limit);
     if (d.transport->crashed) {
       d.transport->crashed = false;
       Crash(d);

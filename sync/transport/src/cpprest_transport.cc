@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cerrno>
 #include <fstream>
+#include <optional>
 #include <system_error>
 
 namespace fieldbook::sync {
@@ -64,9 +65,68 @@ CpprestTransport::CpprestTransport(std::string base_url, CpprestTransportOptions
 
 CpprestTransport::~CpprestTransport() = default;
 
-Result<HttpResponse> CpprestTransport::Send(const HttpRequest& request) {
-  if (!client_) return invalid_;
+namespace {
+
+// Runs `exchange`, turning what cpprest throws into the Status the interface promises.
+template <typename F>
+Result<HttpResponse> Guarded(const std::string& base_url, const std::string& path, F&& exchange) {
   try {
+    return exchange();
+  } catch (const web::uri_exception& e) {
+    return Status(ErrorCode::kInvalidArgument, "not a valid request path " + path + ": " + e.what(), "path");
+  } catch (const http::http_exception& e) {
+    if (IsTimeout(e.error_code())) {
+      return Status(ErrorCode::kTimeout, base_url + " did not answer in time: " + e.what());
+    }
+    return Status(ErrorCode::kUnreachable, "cannot reach " + base_url + ": " + e.what());
+  } catch (const std::exception& e) {
+    return Status(ErrorCode::kUnreachable, "HTTP exchange with " + base_url + " failed: " + e.what());
+  } catch (...) {
+    return Status(ErrorCode::kUnreachable, "HTTP exchange with " + base_url + " failed");
+  }
+}
+
+// An exchange on cpprest's own threads: the request is written and the whole reply read
+// while the caller works; Wait collects it.
+class CpprestExchange : public PendingExchange {
+ public:
+  CpprestExchange(std::string base_url, std::string path, Result<pplx::task<HttpResponse>> task)
+      : base_url_(std::move(base_url)), path_(std::move(path)), task_(std::move(task)) {}
+  ~CpprestExchange() override {
+    if (!waited_ && task_.ok()) {
+      // Abandoned: its outcome is observed and dropped whenever it comes (pplx ends the
+      // process over a failure nobody observed).
+      task_->then([](pplx::task<HttpResponse> done) {
+        try {
+          done.get();
+        } catch (...) {
+        }
+      });
+    }
+  }
+  CpprestExchange(const CpprestExchange&) = delete;
+  CpprestExchange& operator=(const CpprestExchange&) = delete;
+
+  Result<HttpResponse> Wait() override {
+    if (waited_) return Status(ErrorCode::kInternal, "this exchange was already collected");
+    waited_ = true;
+    if (!task_.ok()) return task_.status();
+    return Guarded(base_url_, path_, [&] { return task_->get(); });
+  }
+
+ private:
+  const std::string base_url_;
+  const std::string path_;
+  Result<pplx::task<HttpResponse>> task_;
+  bool waited_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<PendingExchange> CpprestTransport::Begin(const HttpRequest& request) {
+  if (!client_) return std::make_unique<CpprestExchange>(base_url_, request.path, invalid_);
+  std::optional<pplx::task<HttpResponse>> task;
+  Result<HttpResponse> started = Guarded(base_url_, request.path, [&] {
     http::http_request req(request.method);
     req.set_request_uri(web::uri(request.path));
     if (!request.body.empty() || request.method != "GET") {
@@ -80,22 +140,20 @@ Result<HttpResponse> CpprestTransport::Send(const HttpRequest& request) {
       }
       req.headers()[name] = value;
     }
-    http::http_response res = client_->http.request(req).get();
-    const std::vector<unsigned char> body = res.extract_vector().get();
-    return HttpResponse{res.status_code(), std::string(body.begin(), body.end())};
-  } catch (const web::uri_exception& e) {
-    return Status(ErrorCode::kInvalidArgument, "not a valid request path " + request.path + ": " + e.what(), "path");
-  } catch (const http::http_exception& e) {
-    if (IsTimeout(e.error_code())) {
-      return Status(ErrorCode::kTimeout, base_url_ + " did not answer in time: " + e.what());
-    }
-    return Status(ErrorCode::kUnreachable, "cannot reach " + base_url_ + ": " + e.what());
-  } catch (const std::exception& e) {
-    return Status(ErrorCode::kUnreachable, "HTTP exchange with " + base_url_ + " failed: " + e.what());
-  } catch (...) {
-    return Status(ErrorCode::kUnreachable, "HTTP exchange with " + base_url_ + " failed");
-  }
+    task = client_->http.request(req).then([](http::http_response res) {
+      return res.extract_vector().then([status = res.status_code()](const std::vector<unsigned char>& body) {
+        return HttpResponse{status, std::string(body.begin(), body.end())};
+      });
+    });
+    return HttpResponse{};
+  });
+  if (!started.ok()) return std::make_unique<CpprestExchange>(base_url_, request.path, started.status());
+  return std::make_unique<CpprestExchange>(base_url_, request.path, std::move(*task));
 }
+
+Result<HttpResponse> CpprestTransport::Send(const HttpRequest& request) { return Begin(request)->Wait(); }
+
+std::unique_ptr<PendingExchange> CpprestTransport::Start(HttpRequest request) { return Begin(request); }
 
 Result<std::unique_ptr<CpprestTransport>> MakeCpprestTransport(std::string base_url,
                                                                CpprestTransportOptions options) {

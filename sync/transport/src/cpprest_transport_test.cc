@@ -14,6 +14,7 @@
 #include <chrono>
 #include <future>
 #include <string>
+#include <thread>
 
 #include "support/server_process.h"
 
@@ -193,5 +194,57 @@ TEST_CASE("cpprest transport turns every failure to reach a server into a Status
     auto r = sync::CpprestTransport(peer.url(), quick).Send(get);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == ErrorCode::kUnreachable);
+  }
+}
+
+TEST_CASE("cpprest transport carries a started exchange while the caller works; an abandoned one ends quietly",
+          "[transport]") {
+  sync::HttpRequest request;
+  request.path = "/v1/sync";
+  request.body = R"({"request":1})";
+
+  SECTION("the request is out before Wait, and Wait gives the reply") {
+    OneShotPeer peer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    auto transport = sync::MakeCpprestTransport(peer.url());
+    REQUIRE(transport.ok());
+    auto exchange = (*transport)->Start(request);
+    // The peer reads the whole request and answers though nobody waits yet.
+    const std::string sent = peer.Request();
+    CHECK(sent.size() > request.body.size());
+    CHECK(sent.substr(sent.size() - request.body.size()) == request.body);
+    auto r = exchange->Wait();
+    REQUIRE(r.ok());
+    CHECK(r->status == 200);
+    CHECK(r->body == "ok");
+    auto twice = exchange->Wait();
+    CHECK_FALSE(twice.ok());
+  }
+  SECTION("dropped unanswered, failing later, the transport gone first: no exception escapes") {
+    const int port = testing::UnusedPort();
+    REQUIRE(port > 0);
+    for (int i = 0; i < 5; ++i) {
+      auto transport = sync::MakeCpprestTransport("http://127.0.0.1:" + std::to_string(port));
+      REQUIRE(transport.ok());
+      auto exchange = (*transport)->Start(request);
+      exchange.reset();
+      transport->reset();
+    }
+    std::this_thread::sleep_for(300ms);  // the refusals arrive on cpprest's threads
+    // And a dropped exchange to a live peer still goes out whole.
+    OneShotPeer peer("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+    auto transport = sync::MakeCpprestTransport(peer.url());
+    REQUIRE(transport.ok());
+    (*transport)->Start(request).reset();
+    const std::string sent = peer.Request();
+    CHECK(sent.substr(sent.size() - request.body.size()) == request.body);
+  }
+  SECTION("a bad path is refused by Wait, not thrown by Start") {
+    OneShotPeer peer("");
+    auto transport = sync::MakeCpprestTransport(peer.url());
+    REQUIRE(transport.ok());
+    request.path = "/v1/sync?x=%zz bad path";
+    auto exchange = (*transport)->Start(request);
+    auto r = exchange->Wait();
+    CHECK_FALSE(r.ok());
   }
 }

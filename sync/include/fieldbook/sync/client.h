@@ -15,6 +15,12 @@
 //                  page is applied (only if it starts at our cursor: stale or duplicated
 //                  responses are ignored), the cursor advances.
 // A crash at any point leaves either the state before or after a whole round trip.
+// While more pages follow and the last request pushed nothing, the request for the next
+// page goes out before the page in hand is applied (Transport::Start): the server
+// prepares it, and the network carries it, while this device writes. Such a request only
+// pulls (a push waits for the next ordinary round trip, so the server never marks a row
+// as held by a device that has not applied it yet), and its page is taken only if it
+// continues the cursor the page before it left.
 // Local cells with unpushed edits are never overwritten by pulled values: the edit is
 // pushed first and the server decides, so nothing typed is lost.
 #pragma once
@@ -22,6 +28,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,12 +51,25 @@ struct HttpResponse {
   std::string body;
 };
 
+// One exchange under way (Transport::Start). Wait gives its outcome, once; an exchange
+// destroyed without Wait is abandoned (its answer, if one comes, is dropped).
+class PendingExchange {
+ public:
+  virtual ~PendingExchange() = default;
+  virtual Result<HttpResponse> Wait() = 0;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
   // Performs one HTTP exchange. A failure to reach the server (no connection, timeout) is
   // an error Status with code kUnreachable or kTimeout; any HTTP status is a response.
   virtual Result<HttpResponse> Send(const HttpRequest& request) = 0;
+  // Starts an exchange to be collected with Wait, so the caller can work meanwhile (the
+  // sync client applies the page it has while the next one is fetched). By default the
+  // exchange happens inside Wait, through Send, on the calling thread; a transport that
+  // can carry a request in the background overrides this. Wait's outcome is Send's.
+  virtual std::unique_ptr<PendingExchange> Start(HttpRequest request);
 };
 
 struct SyncProgress {
@@ -94,13 +114,23 @@ class SyncClient {
     int64_t boundary = 0;
     int64_t changes = 0;  // rows the batch carries
     std::string body;     // the encoded request (JSON)
+    int64_t cursor = 0;   // the cursor the request asks to continue from
+    bool ahead = false;   // asked before the page before it was applied (see Sync)
   };
-  // Numbers the next request and encodes it with the batch to (re)send, if any.
-  Result<Batch> PrepareBatch(const SyncOptions& options);
+  // A page received and not applied yet: the request for the next one is sent first.
+  struct HeldPage {
+    SyncResponse response;
+    Batch batch;
+  };
+  // Numbers the next request and encodes it with the batch to (re)send, if any. With
+  // `ahead`, the request only pulls, continuing after that page (not yet applied).
+  Result<Batch> PrepareBatch(const SyncOptions& options, const SyncResponse* ahead = nullptr);
   // Hands each pending change up to `boundary` to `sink` in local write order (parents
   // before their children), one at a time.
   Status CollectChanges(int64_t boundary, const std::function<void(const PushChange&)>& sink);
-  Status ApplyResponse(const SyncResponse& response, const Batch& batch, SyncReport& report);
+  // Sets *taken (when given) to whether the response's page was applied (its range
+  // continues this device's cursor).
+  Status ApplyResponse(const SyncResponse& response, const Batch& batch, SyncReport& report, bool* taken = nullptr);
   Status CorrectClock(int64_t server_time);
 
   Store& store_;

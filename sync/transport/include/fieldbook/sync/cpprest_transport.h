@@ -9,6 +9,9 @@
 //     kUnreachable; no progress within the timeout is kTimeout; a bad base URL or path is
 //     kInvalidArgument. Any HTTP status, 4xx and 5xx included, is a response.
 //  3. Thread-safe: concurrent Sends share one connection pool.
+//  4. Start returns at once: the request is written and the reply read on cpprest's
+//     threads. An exchange dropped without Wait is left to finish; its outcome is
+//     observed and discarded.
 #pragma once
 
 #include <chrono>
@@ -36,6 +39,8 @@ class CpprestTransport : public Transport {
   CpprestTransport& operator=(const CpprestTransport&) = delete;
 
   Result<HttpResponse> Send(const HttpRequest& request) override;
+  // The exchange runs on cpprest's threads while the caller works.
+  std::unique_ptr<PendingExchange> Start(HttpRequest request) override;
 
   const std::string& base_url() const { return base_url_; }
   // Ok, or why every Send will fail with kInvalidArgument (bad URL or CA file).
@@ -43,6 +48,7 @@ class CpprestTransport : public Transport {
 
  private:
   struct Client;
+  std::unique_ptr<PendingExchange> Begin(const HttpRequest& request);
   std::string base_url_;
   std::unique_ptr<Client> client_;  // null when base_url is not a valid URL
   Status invalid_;                  // why, in that case; ok otherwise
