@@ -72,7 +72,82 @@ void CallbackTransport::Wake() {
   }
 }
 
-Result<sync::HttpResponse> CallbackTransport::Send(const sync::HttpRequest& request) {
+// One exchange handed to the app. Whatever happens, its handle is forgotten and the
+// database lock held again when it ends (Wait, or destruction unwaited).
+class CallbackExchange : public sync::PendingExchange {
+ public:
+  CallbackExchange(CallbackTransport& transport, std::shared_ptr<Exchange> exchange, uintptr_t handle,
+                   const std::atomic<bool>* cancel, std::function<void()> unlock, std::function<void()> relock,
+                   std::chrono::milliseconds timeout)
+      : transport_(transport),
+        exchange_(std::move(exchange)),
+        handle_(handle),
+        cancel_(cancel),
+        unlock_(std::move(unlock)),
+        relock_(std::move(relock)),
+        timeout_(timeout),
+        deadline_(std::chrono::steady_clock::now() + timeout) {}
+  ~CallbackExchange() override { Finish(); }
+  CallbackExchange(const CallbackExchange&) = delete;
+  CallbackExchange& operator=(const CallbackExchange&) = delete;
+
+  void Unlock() {
+    if (!unlocked_ && unlock_) unlock_();
+    unlocked_ = true;
+  }
+  void Relock() {
+    if (unlocked_ && relock_) relock_();
+    unlocked_ = false;
+  }
+
+  Result<sync::HttpResponse> Wait() override {
+    if (finished_) return Status(ErrorCode::kInternal, "this exchange was already collected");
+    Unlock();
+    Result<sync::HttpResponse> outcome = Await();
+    Finish();
+    return outcome;
+  }
+
+ private:
+  Result<sync::HttpResponse> Await() {
+    MutexLock lock(exchange_->mu);
+    for (;;) {
+      if (exchange_->answered) return std::move(exchange_->response);
+      if (cancel_ != nullptr && cancel_->load()) {
+        return Status(ErrorCode::kCancelled, "sync cancelled while waiting for the server");
+      }
+      if (std::chrono::steady_clock::now() >= deadline_) {
+        return Status(ErrorCode::kTimeout, "no response within " + std::to_string(timeout_.count()) + " ms");
+      }
+      exchange_->cv.wait_until(exchange_->mu, deadline_);
+    }
+  }
+
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    Exchanges().Remove(handle_);
+    transport_.Forget(exchange_);
+    Relock();
+  }
+
+  CallbackTransport& transport_;
+  const std::shared_ptr<Exchange> exchange_;
+  const uintptr_t handle_;
+  const std::atomic<bool>* const cancel_;
+  const std::function<void()> unlock_, relock_;
+  const std::chrono::milliseconds timeout_;
+  const std::chrono::steady_clock::time_point deadline_;
+  bool unlocked_ = false;
+  bool finished_ = false;
+};
+
+void CallbackTransport::Forget(const std::shared_ptr<Exchange>& exchange) {
+  MutexLock lock(mu_);
+  if (current_ == exchange) current_.reset();
+}
+
+std::unique_ptr<CallbackExchange> CallbackTransport::Begin(const sync::HttpRequest& request) {
   auto exchange = std::make_shared<Exchange>();
   const std::atomic<bool>* cancel;
   std::function<void()> unlock, relock;
@@ -84,39 +159,25 @@ Result<sync::HttpResponse> CallbackTransport::Send(const sync::HttpRequest& requ
     current_ = exchange;
   }
   const uintptr_t handle = Exchanges().Add(exchange);
-  // Whatever happens below, the exchange is forgotten and the database lock retaken.
-  struct Cleanup {
-    CallbackTransport* self;
-    uintptr_t handle;
-    std::function<void()>& relock;
-    ~Cleanup() {
-      Exchanges().Remove(handle);
-      {
-        MutexLock lock(self->mu_);
-        self->current_.reset();
-      }
-      if (relock) relock();
-    }
-  } cleanup{this, handle, relock};
-  if (unlock) unlock();
-
+  auto pending = std::make_unique<CallbackExchange>(*this, exchange, handle, cancel, std::move(unlock),
+                                                    std::move(relock), timeout_);
+  // The app's callback runs without the database lock, as it always has.
+  pending->Unlock();
   const std::string headers = HeadersJson(request);
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
   fn_(context_, request.method.c_str(), request.path.c_str(), headers.c_str(),
       reinterpret_cast<const uint8_t*>(request.body.data()), request.body.size(),
       reinterpret_cast<fieldbook_transport_request*>(handle));
+  return pending;
+}
 
-  MutexLock lock(exchange->mu);
-  for (;;) {
-    if (exchange->answered) return std::move(exchange->response);
-    if (cancel != nullptr && cancel->load()) {
-      return Status(ErrorCode::kCancelled, "sync cancelled while waiting for the server");
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Status(ErrorCode::kTimeout, "no response within " + std::to_string(timeout_.count()) + " ms");
-    }
-    exchange->cv.wait_until(exchange->mu, deadline);
-  }
+Result<sync::HttpResponse> CallbackTransport::Send(const sync::HttpRequest& request) {
+  return Begin(request)->Wait();  // the lock stays released from the callback to the answer
+}
+
+std::unique_ptr<sync::PendingExchange> CallbackTransport::Start(sync::HttpRequest request) {
+  std::unique_ptr<CallbackExchange> pending = Begin(request);
+  pending->Relock();  // the caller works on the database while the app's HTTP stack carries the request
+  return pending;
 }
 
 }  // namespace fieldbook::platform

@@ -11,7 +11,9 @@
 //     kInvalidArgument and touches nothing.
 //  2. While it waits, Send releases the lock the sync holds on the database (the
 //     `unlock`/`relock` pair given to BeginSync), so the app keeps using the database
-//     during network round trips; it holds it again when Send returns.
+//     during network round trips; it holds it again when Send returns. Start calls the
+//     app's callback the same way but returns holding the lock (the sync writes the page
+//     it has meanwhile); its Wait releases it until the answer.
 //  3. Cancellation: the flag given to BeginSync is checked under the exchange's mutex
 //     before every wait and Wake() notifies under the same mutex, so a cancel is never
 //     missed; the sync then gets kCancelled.
@@ -43,6 +45,8 @@ size_t PendingExchangeCount();
 // Answers the exchange behind a fieldbook_transport_request handle.
 Status CompleteExchange(uintptr_t handle, Result<sync::HttpResponse> response);
 
+class CallbackExchange;
+
 class CallbackTransport : public sync::Transport {
  public:
   CallbackTransport(fieldbook_transport_fn fn, void* context, std::chrono::milliseconds timeout);
@@ -55,8 +59,16 @@ class CallbackTransport : public sync::Transport {
   void Wake();
 
   Result<sync::HttpResponse> Send(const sync::HttpRequest& request) override;
+  // Hands the request to the app's callback (without the database lock) and returns with
+  // the lock held again, so the sync applies its last page while the app's HTTP stack
+  // works; Wait releases the lock until the answer, as Send does.
+  std::unique_ptr<sync::PendingExchange> Start(sync::HttpRequest request) override;
 
  private:
+  friend class CallbackExchange;
+  std::unique_ptr<CallbackExchange> Begin(const sync::HttpRequest& request);
+  void Forget(const std::shared_ptr<Exchange>& exchange);
+
   const fieldbook_transport_fn fn_;
   void* const context_;
   const std::chrono::milliseconds timeout_;

@@ -138,5 +138,44 @@ TEST_CASE("transport: cancelling wakes the waiting request at once") {
   t.EndSync();
 }
 
+TEST_CASE("transport: Start hands the request over and returns holding the database lock; Wait releases it") {
+  App app;
+  CallbackTransport t(&App::Send, &app, 5000ms);
+  int unlocks = 0, relocks = 0;
+  bool locked = true;
+  std::atomic<bool> cancel{false};
+  t.BeginSync(&cancel, [&] { ++unlocks, locked = false; }, [&] { ++relocks, locked = true; });
+  auto exchange = t.Start(Request());
+  // The app has the request (its callback ran without the lock); the sync has the lock back.
+  CHECK(app.path == "/v1/sync");
+  CHECK(locked);
+  CHECK(unlocks == 1);
+  auto response = exchange->Wait();
+  REQUIRE(response.ok());
+  CHECK(response->body == "later");
+  CHECK(locked);
+  CHECK(unlocks == 2);
+  CHECK(relocks == 2);
+  CHECK(PendingExchangeCount() == 0);
+  CHECK_FALSE(exchange->Wait().ok());  // collected once
+  t.EndSync();
+  app.worker.join();
+  CHECK_FALSE(app.answer_refused);
+}
+
+TEST_CASE("transport: a started exchange dropped unwaited is forgotten; its late answer is refused") {
+  App app;
+  app.mode = App::Mode::kNever;
+  CallbackTransport t(&App::Send, &app, 5000ms);
+  int unlocks = 0, relocks = 0;
+  t.BeginSync(nullptr, [&] { ++unlocks; }, [&] { ++relocks; });
+  t.Start(Request()).reset();
+  t.EndSync();
+  CHECK(unlocks == relocks);
+  CHECK(PendingExchangeCount() == 0);
+  const Status late = CompleteExchange(reinterpret_cast<uintptr_t>(app.request.load()), sync::HttpResponse{200, ""});
+  CHECK(late.code() == ErrorCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace fieldbook::platform

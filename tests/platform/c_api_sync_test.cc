@@ -243,6 +243,28 @@ TEST_CASE("c api sync: a customer added on one device reaches another through th
   app.JoinWorkers();
 }
 
+TEST_CASE("c api sync: a pull in small pages, each asked of the app's network before the last is written") {
+  const bool threaded = GENERATE(false, true);
+  INFO((threaded ? "answered from another thread" : "answered inside the callback"));
+  TempDir dir;
+  TestServer server(dir.File("server.db"));
+  const std::string token = server.Token("agent-1", "team-1");
+  App app(server);
+  app.net = threaded ? App::Net::kOtherThread : App::Net::kInline;
+  Db a(dir.File("a.db")), b(dir.File("b.db"));
+  for (int i = 0; i < 15; ++i) a.AddCustomer(R"({"name":"客户)" + std::to_string(i) + R"("})");
+  Sync sa(a.get(), app, Options(token)), sb(b.get(), app, Options(token, R"("page_limit":2)"));
+  CHECK(sa.Run()["pushed"].GetInt() == 15);
+  app.JoinWorkers();
+  const int sends_before = app.sends.load();
+  auto pulled = sb.Run();
+  CHECK(pulled["pulled"].GetInt() == 15);
+  CHECK(pulled["round_trips"].GetInt() == 8);
+  CHECK(app.sends.load() - sends_before == 8);
+  CHECK(a.Call("export") == b.Call("export"));
+  app.JoinWorkers();
+}
+
 TEST_CASE("c api sync: the scheduler syncs at start and again after local writes, debounced") {
   TempDir dir;
   TestServer server(dir.File("server.db"));

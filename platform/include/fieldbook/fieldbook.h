@@ -266,7 +266,11 @@ FIELDBOOK_API bool fieldbook_db_set_change_listener(fieldbook_db* FIELDBOOK_NULL
 /* ------------------------------------------------------------------ transport
  * The app performs HTTP itself (OkHttp, URLSession). The library calls the transport
  * callback for each request and waits (on the sync thread, without the database lock)
- * until the app completes it, the request times out, or the sync is stopped. */
+ * until the app completes it, the request times out, or the sync is stopped. One request
+ * is outstanding at a time. During a pull over several pages the callback for the next
+ * page comes before the library writes the page it has (with the database lock held
+ * meanwhile), so the app's network and the library's writing overlap; answering
+ * straight away is as correct as answering later. */
 
 typedef struct fieldbook_transport_request fieldbook_transport_request;
 
