@@ -90,8 +90,16 @@ Result<SyncClient::Batch> SyncClient::PrepareBatch(const SyncOptions& options, c
         "UNION ALL SELECT local_seq FROM fb_cells WHERE pending = 1 ORDER BY 1 LIMIT 1 OFFSET ?1"));
     first.Bind(1, static_cast<int64_t>(std::max(1, options.push_limit)));
     FB_ASSIGN_OR_RETURN(bool over, first.Step());
-    const int64_t boundary = over ? first.Int(0) - 1 : state.local_seq;
+    int64_t boundary = over ? first.Int(0) - 1 : state.local_seq;
     first.Reset();
+    if (over) {
+      // The cells of one write share its local_seq and travel together: when more of them
+      // than a batch holds come first, the batch takes that whole write.
+      first.Bind(1, int64_t{0});
+      FB_ASSIGN_OR_RETURN(bool any_pending, first.Step());
+      if (any_pending) boundary = std::max(boundary, first.Int(0));
+      first.Reset();
+    }
     FB_ASSIGN_OR_RETURN(Statement any, store_.Prepare(
         "SELECT EXISTS (SELECT 1 FROM fb_rows WHERE pending = 1 AND local_seq <= ?1) OR "
         "EXISTS (SELECT 1 FROM fb_cells WHERE pending = 1 AND local_seq <= ?1)"));

@@ -42,8 +42,9 @@ struct TestServer {
 struct TestDevice {
   TestDevice(const std::string& path, const std::string& agent, const std::string& team, Env* env = nullptr,
              bool durable = true);
-  // page_limit 0: the client's default.
-  Result<sync::SyncReport> Sync(sync::Transport& transport, const std::string& token, int page_limit = 0);
+  // page_limit, push_limit 0: the client's defaults.
+  Result<sync::SyncReport> Sync(sync::Transport& transport, const std::string& token, int page_limit = 0,
+                                int push_limit = 0);
   std::string Export();
 
   std::unique_ptr<Store> store;

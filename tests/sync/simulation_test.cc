@@ -413,9 +413,11 @@ class Simulation {
 
   bool SyncOnce(SimDevice& d, bool must_succeed) {
     // Small pages a third of the time, so pulls run over many pages, each asked for
-    // before the one before it is written.
+    // before the one before it is written; small batches a third of the time, so a
+    // device's edits go up in several, one after the other.
     const int page_limit = Pick(0, 2) == 0 ? Pick(1, 12) : 0;
-    auto report = d.dev->Sync(*d.transport, d.token, page_limit);
+    const int push_limit = Pick(0, 2) == 0 ? Pick(1, 6) : 0;
+    auto report = d.dev->Sync(*d.transport, d.token, page_limit, push_limit);
     if (d.transport->crashed) {
       d.transport->crashed = false;
       Crash(d);

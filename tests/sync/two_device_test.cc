@@ -319,3 +319,31 @@ TEST_CASE("an edit made after a pull stopped part way is not taken as having see
   const std::string winner = c["winner_value"].GetString(), loser = c["loser_value"].GetString();
   CHECK(((winner == "\"律师\"" && loser == "\"医生\"") || (winner == "\"医生\"" && loser == "\"律师\"")));
 }
+
+TEST_CASE("a write of more cells than a batch holds goes up whole, in one batch", "[sync]") {
+  // The cells of one write share its local order; a batch boundary inside them used to
+  // leave every one of them out, and the sync went round without end.
+  TempDir dir;
+  TestServer server(dir.File("server.db"));
+  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
+  TestDevice b(dir.File("b.db"), "agent-1", "team-1");
+  const std::string token = server.Token("agent-1", "team-1");
+  auto id = a.archive->Add("customers", R"({"name":"赵六"})");
+  REQUIRE(id.ok());
+  REQUIRE(a.archive->Add("customers", R"({"name":"钱七"})").ok());
+  REQUIRE(a.Sync(*server.transport, token).ok());
+  REQUIRE(a.archive->Set("customers", *id, R"({"occupation":"工程师","notes":"三个字段","value_tier":"high"})").ok());
+  sync::SyncClient client(*a.store, *server.transport);
+  sync::SyncOptions options;
+  options.token = token;
+  options.push_limit = 2;
+  options.max_round_trips = 20;
+  auto report = client.Sync(options);
+  INFO(report.status().ToString());
+  REQUIRE(report.ok());
+  CHECK(report->pushed == 1);
+  CHECK(*sync::PendingRowCount(*a.store) == 0);
+  REQUIRE(b.Sync(*server.transport, token).ok());
+  CHECK(Field(b, *id, "occupation") == "工程师");
+  CHECK(a.Export() == b.Export());
+}
