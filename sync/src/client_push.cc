@@ -27,6 +27,7 @@ struct PendingRow {
   int64_t order = 0;  // smallest local_seq: parents were written before their children
   bool create = false;
   bool deleted = false;
+  std::string root;  // fb_rows.root_id
   Hlc row_hlc = 0;
   int64_t row_seen = 0;
   std::map<std::string, PendingCell> cells;
@@ -62,7 +63,8 @@ Status SyncClient::CollectChanges(int64_t boundary, const std::function<void(con
   }
   {
     FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
-        "SELECT tbl, row_id, col, hlc, seen, base_value, local_seq FROM fb_cells WHERE pending = 1 AND local_seq <= ?1"));
+        "SELECT c.tbl, c.row_id, c.col, c.hlc, c.seen, c.base_value, c.local_seq, r.root_id FROM fb_cells c "
+        "LEFT JOIN fb_rows r ON r.tbl = c.tbl AND r.row_id = c.row_id WHERE c.pending = 1 AND c.local_seq <= ?1"));
     st.Bind(1, boundary);
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -71,6 +73,7 @@ Status SyncClient::CollectChanges(int64_t boundary, const std::function<void(con
       auto [it, fresh] = rows.try_emplace(st.String(1));
       PendingRow& p = it->second;
       p.order = fresh ? st.Int(6) : std::min(p.order, st.Int(6));
+      if (p.root.empty() && !st.IsNull(7)) p.root = st.String(7);
       PendingCell cell{st.Int(3), st.Int(4), std::nullopt};
       if (!st.IsNull(5)) cell.base = st.GetValue(5);
       p.cells[st.String(2)] = std::move(cell);
@@ -119,6 +122,7 @@ Status SyncClient::CollectChanges(int64_t boundary, const std::function<void(con
     const TableSpec* spec = tr.spec;
     change.table = *table;
     change.id = *id;
+    change.root.clear();
     change.cells.clear();
     if (p.deleted) {
       change.op = PushChange::Op::kDelete;
@@ -158,6 +162,7 @@ Status SyncClient::CollectChanges(int64_t boundary, const std::function<void(con
       }
     } else {
       change.op = PushChange::Op::kUpdate;
+      if (spec->partition.kind == PartitionKind::kRoot) change.root = p.root;
       bool first = true;
       for (auto& [col, pc] : p.cells) {
         const int index = spec->IndexOf(col);

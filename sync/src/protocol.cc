@@ -614,6 +614,10 @@ void RequestWriter::Impl::WriteChange(const PushChange& c) {
   w.Int64(c.hlc);
   w.Key("n");
   w.Int64(c.seen);
+  if (!c.root.empty() && c.op == PushChange::Op::kUpdate) {
+    w.Key("rt");
+    WriteString(w, c.root);
+  }
   if (c.op != PushChange::Op::kDelete) {
     w.Key("c");
     w.StartObject();
@@ -725,6 +729,8 @@ Result<SyncRequest> DecodeRequest(std::string json) {
       FB_ASSIGN_OR_RETURN(c.hlc, cr.Int("h"));
       if (c.hlc <= 0) return Malformed(where + ".h", "must be a positive clock value");
       FB_ASSIGN_OR_RETURN(c.seen, cr.Int("n", false));
+      FB_ASSIGN_OR_RETURN(c.root, cr.Str("rt", false));
+      if (c.root.size() > 64) return Malformed(where + ".rt", "a row id has 1 to 64 characters");
       FB_ASSIGN_OR_RETURN(const JValue* cells, cr.Object("c"));
       FB_ASSIGN_OR_RETURN(const JValue* xh, cr.Object("xh"));
       FB_ASSIGN_OR_RETURN(const JValue* xn, cr.Object("xn"));

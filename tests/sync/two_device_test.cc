@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "fieldbook/core/json.h"
+#include "fieldbook/sync/erasure.h"
 #include "support/test_support.h"
 #include "sync/harness.h"
 
@@ -345,5 +346,47 @@ TEST_CASE("a write of more cells than a batch holds goes up whole, in one batch"
   CHECK(*sync::PendingRowCount(*a.store) == 0);
   REQUIRE(b.Sync(*server.transport, token).ok());
   CHECK(Field(b, *id, "occupation") == "工程师");
+  CHECK(a.Export() == b.Export());
+}
+
+TEST_CASE("an edit of a visit whose creation the server did not keep (its customer erased) is settled, not refused",
+          "[sync]") {
+  // With small batches the visit's creation and its later edit go up one after the other;
+  // the server drops the creation (the customer was erased meanwhile) and must then place
+  // the edit without the customer id an update does not carry.
+  TempDir dir;
+  TestServer server(dir.File("server.db"));
+  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
+  TestDevice b(dir.File("b.db"), "agent-1", "team-1");
+  const std::string token = server.Token("agent-1", "team-1");
+  auto customer = a.archive->Add("customers", R"({"name":"孙八"})");
+  REQUIRE(customer.ok());
+  REQUIRE(a.Sync(*server.transport, token).ok());
+  REQUIRE(b.Sync(*server.transport, token).ok());
+
+  auto visit = a.archive->Add("visits", R"({"channel":"visit","outcome":"初访"})", *customer);
+  REQUIRE(visit.ok());
+  REQUIRE(a.archive->Set("visits", *visit, R"({"outcome":"再访"})").ok());
+  // B's other work comes first in A's pull, so A's edit goes up before A hears of the erasure.
+  for (int i = 0; i < 3; ++i) REQUIRE(b.archive->Add("customers", R"({"name":"别的)" + std::to_string(i) + "\"}").ok());
+  REQUIRE(b.Sync(*server.transport, token).ok());
+  REQUIRE(sync::EraseRoot(*b.store, {"customers", *customer, "agent-1", SystemEnv().NowMs()}).ok());
+  REQUIRE(b.Sync(*server.transport, token).ok());
+
+  sync::SyncClient client(*a.store, *server.transport);
+  sync::SyncOptions options;
+  options.token = token;
+  options.page_limit = 1;
+  options.push_limit = 1;
+  options.max_round_trips = 20;
+  auto report = client.Sync(options);
+  INFO(report.status().ToString());
+  REQUIRE(report.ok());
+  CHECK(*sync::PendingRowCount(*a.store) == 0);
+  auto left = a.store->Prepare("SELECT (SELECT count(*) FROM customers WHERE id = ?1) + (SELECT count(*) FROM visits)");
+  left->Bind(1, *customer);
+  REQUIRE(*left->Step());
+  CHECK(left->Int(0) == 0);
+  REQUIRE(b.Sync(*server.transport, token).ok());
   CHECK(a.Export() == b.Export());
 }

@@ -396,7 +396,10 @@ class PushApplier {
     } else {
       switch (t->partition.kind) {
         case PartitionKind::kSelf: root = c.id; break;
-        case PartitionKind::kRoot: root = TextOf(c, t->partition.root_column); break;
+        case PartitionKind::kRoot:
+          root = TextOf(c, t->partition.root_column);
+          if (root.empty() && c.op == PushChange::Op::kUpdate) root = c.root;  // placed by the device's hint
+          break;
         case PartitionKind::kTeam: root = "team:" + TextOf(c, t->partition.team_column); break;
         case PartitionKind::kTenant: root = "tenant"; break;
       }

@@ -67,6 +67,10 @@ struct PushChange {
   Hlc hlc = 0;       // creation / deletion version; default version of the cells
   int64_t seen = 0;  // default seen of the cells; the deletion's seen
   std::vector<PushCell> cells;
+  // An update of a row kept under another row (a visit under its customer): that row's
+  // id as the device has it, so a server that does not hold the row (its creation was
+  // not kept: the customer was erased or moved away) can still place the update.
+  std::string root;
 };
 
 struct SyncRequest {
