@@ -12,7 +12,8 @@
 namespace fieldbook::sync {
 namespace {
 
-constexpr size_t kMaxResponseBytes = 512u << 20;
+// A server's page stops at 8 MiB of rows plus one row (a row is at most a 64 MiB request).
+constexpr size_t kMaxResponseBytes = 128u << 20;
 constexpr size_t kGzipThreshold = 1024;
 
 // Sync bookkeeping commits (batch ids, cursors, pulled pages) need not reach the disk

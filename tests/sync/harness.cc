@@ -27,11 +27,15 @@ TestServer::TestServer(const std::string& path, Env* e, bool durable) : env(e ? 
   auto b = server::OpenSqliteBackend(path, durable ? "FULL" : "OFF");
   REQUIRE(b.ok());
   backend = std::move(b).value();
-  server::ApiConfig config;
   config.secret = secret;
   for (const auto& t : ArchiveRegistry().tables()) config.service.tables.push_back(&t);
   config.service.tables.push_back(&sync::ConflictsTable());
   config.service.tables.push_back(&sync::ErasuresTable());
+  Restart();
+}
+
+void TestServer::Restart() {
+  transport.reset();
   api = std::make_unique<server::Api>(*backend, *env, config);
   transport = std::make_unique<ApiTransport>(*api);
 }

@@ -32,8 +32,12 @@ struct TestServer {
   std::string Token(const std::string& agent, const std::string& team, server::Role role = server::Role::kAgent,
                     const std::string& tenant = "t1", int64_t ttl_ms = 3600 * 1000);
 
+  // Takes a changed `config` (the same store behind it).
+  void Restart();
+
   Env* env;
   std::string secret = "test-secret-0123456789";
+  server::ApiConfig config;
   std::unique_ptr<server::ServerBackend> backend;
   std::unique_ptr<server::Api> api;
   std::unique_ptr<ApiTransport> transport;

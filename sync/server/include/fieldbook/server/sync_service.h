@@ -29,6 +29,9 @@ struct ServiceConfig {
   int64_t max_skew_ms = 5 * 60 * 1000;
   int default_page = 1000;
   int max_page = 5000;
+  // A page stops growing past this many bytes of rows (it still carries at least one), so
+  // a page of long texts stays a size a phone can inflate and parse.
+  size_t max_page_bytes = 8u << 20;
   size_t max_changes = 50000;
 };
 
