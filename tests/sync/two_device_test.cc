@@ -415,3 +415,54 @@ TEST_CASE("a page of long rows stops at the server's byte budget; a row larger t
   CHECK(Field(b, *big, "notes").size() == 20000);
   CHECK(a.Export() == b.Export());
 }
+
+TEST_CASE("writes under a customer that moved away, made before or after hearing of it, go to the new owner",
+          "[sync]") {
+  // The old owner's device keeps the customer until its own writes under it are pushed;
+  // a visit added in that window came after the device learnt of the move, and refusing
+  // it stopped that device's sync for good.
+  TempDir dir;
+  TestServer server(dir.File("server.db"));
+  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
+  TestDevice lead(dir.File("lead.db"), "lead-1", "team-1");
+  TestDevice b(dir.File("b.db"), "agent-2", "team-1");
+  const std::string token_a = server.Token("agent-1", "team-1");
+  const std::string token_lead = server.Token("lead-1", "team-1", server::Role::kLead);
+  const std::string token_b = server.Token("agent-2", "team-1");
+  auto customer = a.archive->Add("customers", R"({"name":"周九"})");
+  REQUIRE(customer.ok());
+  REQUIRE(a.Sync(*server.transport, token_a).ok());
+  REQUIRE(lead.Sync(*server.transport, token_lead).ok());
+
+  REQUIRE(a.archive->Add("visits", R"({"channel":"visit","outcome":"移交前一"})", *customer).ok());
+  REQUIRE(a.archive->Add("visits", R"({"channel":"visit","outcome":"移交前二"})", *customer).ok());
+  REQUIRE(lead.archive->Set("customers", *customer, R"({"owner_agent":"agent-2"})").ok());
+  REQUIRE(lead.Sync(*server.transport, token_lead).ok());
+
+  // A pushes one visit, hears of the move (the customer stays: a visit still waits), and
+  // loses the network; then adds a third visit.
+  {
+    EagerTransport eager(*server.transport, *a.store);
+    eager.lose = 2;
+    sync::SyncClient client(*a.store, eager);
+    sync::SyncOptions options;
+    options.token = token_a;
+    options.push_limit = 1;
+    REQUIRE_FALSE(client.Sync(options).ok());
+  }
+  CHECK(Field(a, *customer, "name") == "周九");
+  REQUIRE(a.archive->Add("visits", R"({"channel":"visit","outcome":"移交后"})", *customer).ok());
+
+  auto report = a.Sync(*server.transport, token_a);
+  INFO(report.status().ToString());
+  REQUIRE(report.ok());
+  CHECK(*sync::PendingRowCount(*a.store) == 0);
+  CHECK_FALSE(a.archive->Show("customers", *customer).ok());  // evicted once its writes were up
+  // The new owner has the customer and the three visits as reassigned conflict records.
+  REQUIRE(b.Sync(*server.transport, token_b).ok());
+  CHECK(Field(b, *customer, "name") == "周九");
+  auto conflicts = b.store->Prepare("SELECT count(*) FROM conflicts WHERE kind = 'reassigned'");
+  REQUIRE(conflicts.ok());
+  REQUIRE(*conflicts->Step());
+  CHECK(conflicts->Int(0) == 3);
+}

@@ -352,10 +352,10 @@ class PushApplier {
     return Status::Ok();
   }
 
-  // True when the root left this caller's scope after `seen` (the device could not know).
-  Result<bool> MovedAwayAfter(const std::string& root, int64_t seen) {
+  // True when the root once left this caller's scope: the caller's devices held it.
+  Result<bool> MovedAway(const std::string& root) {
     FB_ASSIGN_OR_RETURN(int64_t max_seq, s_.MaxSeq(tenant_));
-    FB_ASSIGN_OR_RETURN(std::vector<ScopeChange> moves, s_.ScopeChanges(tenant_, seen, max_seq));
+    FB_ASSIGN_OR_RETURN(std::vector<ScopeChange> moves, s_.ScopeChanges(tenant_, 0, max_seq));
     const Scope scope = who_.scope();
     for (const auto& m : moves) {
       if (m.root_id == root && scope.Covers(m.before) && !scope.Covers(m.after)) return true;
@@ -437,14 +437,14 @@ class PushApplier {
         ++applied;
         return Status::Ok();
       }
-      const int64_t seen = c.cells.empty() ? c.seen : std::min_element(c.cells.begin(), c.cells.end(), [](auto& a, auto& b) {
-                                                         return a.seen < b.seen;
-                                                       })->seen;
-      FB_ASSIGN_OR_RETURN(bool moved, MovedAwayAfter(root, std::min(seen, c.seen)));
+      // A device keeps a customer that moved away until its own writes under it are
+      // pushed (the eviction waits for them), so writes can follow the move even when the
+      // device had heard of it: whenever they were made, they are kept for the new owner.
+      FB_ASSIGN_OR_RETURN(bool moved, MovedAway(root));
       if (!moved) return Status(ErrorCode::kForbidden, "the record is outside your scope", where);
       // An erasure asked for before the move still wins: it is applied below.
       if (!erasure) {
-        // Written before the device learnt the customer had moved: kept for the new owner.
+        // Written on a device that still held the customer: kept for the new owner.
         if (c.op == PushChange::Op::kDelete) {
           FB_RETURN_IF_ERROR(RecordConflict(root, t->name, c.id, "", "reassigned", Side{Value{}, 0, kServerSite},
                                             Side{Value{std::string("deleted")}, c.hlc, req_.site}));
