@@ -100,6 +100,15 @@ Result<SyncClient::Batch> SyncClient::PrepareBatch(const SyncOptions& options, c
       FB_ASSIGN_OR_RETURN(bool any_pending, first.Step());
       if (any_pending) boundary = std::max(boundary, first.Int(0));
       first.Reset();
+      // A customer deleted here took its archive with it, one tombstone per row: they go
+      // up together, or a child's tombstone could be kept while the customer's deletion,
+      // in a later batch, loses to a concurrent edit.
+      FB_ASSIGN_OR_RETURN(Statement cascade, store_.Prepare(
+          "SELECT max(o.local_seq) FROM fb_rows d JOIN fb_rows o ON o.root_id = d.root_id "
+          "WHERE d.pending = 1 AND d.deleted = 1 AND d.local_seq <= ?1 AND o.pending = 1 AND o.deleted = 1"));
+      cascade.Bind(1, boundary);
+      FB_ASSIGN_OR_RETURN(bool row, cascade.Step());
+      if (row && !cascade.IsNull(0)) boundary = std::max(boundary, cascade.Int(0));
     }
     FB_ASSIGN_OR_RETURN(Statement any, store_.Prepare(
         "SELECT EXISTS (SELECT 1 FROM fb_rows WHERE pending = 1 AND local_seq <= ?1) OR "

@@ -466,3 +466,44 @@ TEST_CASE("writes under a customer that moved away, made before or after hearing
   REQUIRE(*conflicts->Step());
   CHECK(conflicts->Int(0) == 3);
 }
+
+TEST_CASE("a customer deleted with its archive goes up in one batch, however small batches are", "[sync]") {
+  // The deletion leaves one tombstone per row. Split over batches, a visit's tombstone
+  // could be kept while the customer's own deletion, still waiting, lost to a move to
+  // another agent: the new owner got the customer without the visit.
+  TempDir dir;
+  TestServer server(dir.File("server.db"));
+  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
+  TestDevice lead(dir.File("lead.db"), "lead-1", "team-1");
+  TestDevice b(dir.File("b.db"), "agent-2", "team-1");
+  const std::string token_a = server.Token("agent-1", "team-1");
+  const std::string token_lead = server.Token("lead-1", "team-1", server::Role::kLead);
+  const std::string token_b = server.Token("agent-2", "team-1");
+  auto customer = a.archive->Add("customers", R"({"name":"吴十"})");
+  REQUIRE(customer.ok());
+  auto visit = a.archive->Add("visits", R"({"channel":"visit","outcome":"面谈"})", *customer);
+  REQUIRE(visit.ok());
+  REQUIRE(a.Sync(*server.transport, token_a).ok());
+  REQUIRE(lead.Sync(*server.transport, token_lead).ok());
+
+  REQUIRE(a.archive->Remove("customers", *customer).ok());
+  {
+    // One round trip, one row per batch, then no signal.
+    EagerTransport eager(*server.transport, *a.store);
+    eager.lose = 2;
+    sync::SyncClient client(*a.store, eager);
+    sync::SyncOptions options;
+    options.token = token_a;
+    options.push_limit = 1;
+    (void)client.Sync(options);
+  }
+  REQUIRE(lead.archive->Set("customers", *customer, R"({"owner_agent":"agent-2"})").ok());
+  REQUIRE(lead.Sync(*server.transport, token_lead).ok());
+  REQUIRE(a.Sync(*server.transport, token_a).ok());
+  REQUIRE(b.Sync(*server.transport, token_b).ok());
+  // The deletion reached the server whole before the move: nobody has the customer.
+  CHECK_FALSE(b.archive->Show("customers", *customer).ok());
+  CHECK_FALSE(b.archive->Show("visits", *visit).ok());
+  REQUIRE(lead.Sync(*server.transport, token_lead).ok());
+  CHECK_FALSE(lead.archive->Show("customers", *customer).ok());
+}
