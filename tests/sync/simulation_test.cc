@@ -646,9 +646,16 @@ class Simulation {
       INFO("final value: " << Raw(S(admin), w.table, w.row, w.col) << "; history: " << History(w.table, w.row, w.col));
       CHECK(accounted(i));
     }
-    // 3. No acknowledged deletion comes back.
+    // 3. No acknowledged deletion comes back, unless it reached the server after the
+    //    customer had moved to another agent: then it is a 'reassigned' conflict for the
+    //    new owner, as every write of the old owner's devices is.
     for (const auto& del : deletions_) {
       if (!del.acked) continue;
+      auto kept = S(admin).Prepare("SELECT count(*) FROM conflicts WHERE kind = 'reassigned' AND tbl = ?1 AND row_id = ?2");
+      REQUIRE(kept.ok());
+      kept->Bind(1, del.table).Bind(2, del.row);
+      REQUIRE(*kept->Step());
+      if (kept->Int(0) > 0) continue;
       for (auto& d : devices_) {
         INFO("deleted customer " << del.row << " is back on device " << d->index);
         CHECK(Raw(S(*d), del.table, del.row, "id") == kNull);
