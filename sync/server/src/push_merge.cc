@@ -5,6 +5,7 @@
 // the cell (stored.wseq > pushed.seen) by another device. Only then can a write lose
 // something the writer never saw, and only then is a conflict recorded.
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -352,15 +353,19 @@ class PushApplier {
     return Status::Ok();
   }
 
-  // True when the root once left this caller's scope: the caller's devices held it.
+  // True when the root once left this caller's scope: the caller's devices held it. The
+  // tenant's move log is read once per root and batch, however many writes fall under it.
   Result<bool> MovedAway(const std::string& root) {
-    FB_ASSIGN_OR_RETURN(int64_t max_seq, s_.MaxSeq(tenant_));
-    FB_ASSIGN_OR_RETURN(std::vector<ScopeChange> moves, s_.ScopeChanges(tenant_, 0, max_seq));
+    auto known = moved_away_.find(root);
+    if (known != moved_away_.end()) return known->second;
+    FB_ASSIGN_OR_RETURN(std::vector<ScopeChange> moves,
+                        s_.ScopeChanges(tenant_, 0, std::numeric_limits<int64_t>::max()));
     const Scope scope = who_.scope();
-    for (const auto& m : moves) {
-      if (m.root_id == root && scope.Covers(m.before) && !scope.Covers(m.after)) return true;
-    }
-    return false;
+    const bool moved = std::any_of(moves.begin(), moves.end(), [&](const ScopeChange& m) {
+      return m.root_id == root && scope.Covers(m.before) && !scope.Covers(m.after);
+    });
+    moved_away_[root] = moved;
+    return moved;
   }
 
   Status Apply(const PushChange& c, const std::string& where) {
@@ -668,7 +673,8 @@ class PushApplier {
   Env& env_;
   const int64_t now_;
   const std::string tenant_;
-  std::map<std::string, bool> erased_;  // root -> erased, within this batch
+  std::map<std::string, bool> erased_;      // root -> erased, within this batch
+  std::map<std::string, bool> moved_away_;  // root -> once left the caller's scope, within this batch
 };
 
 }  // namespace
