@@ -26,6 +26,17 @@ class ApiTransport : public sync::Transport {
   server::Api& api_;
 };
 
+// An exchange whose outcome is already known: a test transport that carries the request
+// at Start (as a network would, while the device works) hands it back through this.
+class AnsweredExchange : public sync::PendingExchange {
+ public:
+  explicit AnsweredExchange(Result<sync::HttpResponse> outcome) : outcome_(std::move(outcome)) {}
+  Result<sync::HttpResponse> Wait() override { return std::move(outcome_); }
+
+ private:
+  Result<sync::HttpResponse> outcome_;
+};
+
 struct TestServer {
   // Simulations pass durable = false: nothing is fsynced.
   explicit TestServer(const std::string& path, Env* env = nullptr, bool durable = true);

@@ -102,21 +102,12 @@ class FaultyTransport final : public sync::Transport {
   // page is written (and may lose it, or the device may crash meanwhile).
   std::unique_ptr<sync::PendingExchange> Start(sync::HttpRequest request) override {
     if (!Roll(0.5)) return sync::Transport::Start(std::move(request));
-    return std::make_unique<Done>(Send(request));
+    return std::make_unique<AnsweredExchange>(Send(request));
   }
 
   bool crashed = false;
 
  private:
-  class Done : public sync::PendingExchange {
-   public:
-    explicit Done(Result<sync::HttpResponse> outcome) : outcome_(std::move(outcome)) {}
-    Result<sync::HttpResponse> Wait() override { return std::move(outcome_); }
-
-   private:
-    Result<sync::HttpResponse> outcome_;
-  };
-
   bool Roll(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   ApiTransport& inner_;
   std::mt19937_64& rng_;

@@ -182,7 +182,7 @@ class EagerTransport : public sync::Transport {
     Result<sync::HttpResponse> outcome = started == lose ? Result<sync::HttpResponse>(Status(
                                                                ErrorCode::kUnreachable, "lost on the way"))
                                                          : next_.Send(request);
-    return std::make_unique<Done>(std::move(outcome));
+    return std::make_unique<AnsweredExchange>(std::move(outcome));
   }
 
   int started = 0;
@@ -191,11 +191,6 @@ class EagerTransport : public sync::Transport {
   std::vector<std::pair<int64_t, int64_t>> asked;  // (cursor asked from, device's cursor then)
 
  private:
-  struct Done : sync::PendingExchange {
-    explicit Done(Result<sync::HttpResponse> o) : outcome(std::move(o)) {}
-    Result<sync::HttpResponse> Wait() override { return std::move(outcome); }
-    Result<sync::HttpResponse> outcome;
-  };
   sync::Transport& next_;
   Store& device_;
 };
@@ -292,16 +287,10 @@ TEST_CASE("an edit made after a pull stopped part way is not taken as having see
   REQUIRE(a.Sync(*server.transport, token).ok());
 
   // B pulls two pages of two rows (past A's occupation edit) and then loses the network.
-  struct CutAfter : sync::Transport {
-    sync::Transport& next;
-    int left;
-    CutAfter(sync::Transport& n, int pages) : next(n), left(pages) {}
-    Result<sync::HttpResponse> Send(const sync::HttpRequest& request) override {
-      if (left-- <= 0) return Status(ErrorCode::kUnreachable, "out of signal");
-      return next.Send(request);
-    }
-  } cut(*server.transport, 2);
-  REQUIRE_FALSE(b.Sync(cut, token, 2).ok());
+  EagerTransport eager(*server.transport, *b.store);
+  eager.lose = 3;
+  REQUIRE_FALSE(b.Sync(eager, token, 2).ok());
+  REQUIRE(CursorOf(b) == eager.asked[2].first);  // two pages in, the third lost
   REQUIRE(Field(b, *id, "occupation") == "教师");  // the row's newer state was further on
 
   // Offline, B changes the occupation too; A's 医生 is one it never saw.
