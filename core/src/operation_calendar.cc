@@ -22,7 +22,6 @@
 #include <climits>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -72,23 +71,62 @@ std::string Yuan(int64_t fen) {
   return s;
 }
 
+// The calendar's texts, appended to one string and named by offset and length: a 100k
+// customer `today` lists ~65k occasions, and as nine std::strings each they were tens of
+// megabytes of fresh memory and hundreds of thousands of allocations to make and free.
+struct TextRef {
+  uint32_t off = 0;
+  uint32_t len = 0;
+};
+
+class TextArena {
+ public:
+  // A piece of a text: outside bytes, or a text already in the arena (read only after
+  // the arena has made room, which may move it).
+  struct Piece {
+    Piece(std::string_view v) : view(v) {}
+    Piece(const char* v) : view(v) {}
+    Piece(const std::string& v) : view(v) {}
+    Piece(TextRef r) : ref(r), inside(true) {}
+    std::string_view view;
+    TextRef ref;
+    bool inside = false;
+  };
+  void Reserve(size_t n) { buf_.reserve(n); }
+  TextRef Add(std::string_view s) { return Join({s}); }
+  TextRef Join(std::initializer_list<Piece> pieces) {
+    size_t n = 0;
+    for (const Piece& p : pieces) n += p.inside ? p.ref.len : p.view.size();
+    buf_.reserve(buf_.size() + n);  // past capacity, the string doubles it
+    const auto off = static_cast<uint32_t>(buf_.size());
+    for (const Piece& p : pieces) buf_.append(p.inside ? View(p.ref) : p.view);
+    return TextRef{off, static_cast<uint32_t>(n)};
+  }
+  std::string_view View(TextRef r) const { return std::string_view(buf_.data() + r.off, r.len); }
+
+ private:
+  std::string buf_;
+};
+
+// 64 bytes a customer (a book holds 100k of them, all read into memory).
 struct CustomerInfo {
-  std::string name;
-  std::string owner;
-  bool marketing = false;
-  // Read from the row, used once the visits and consents are in.
-  std::optional<Date> birth;
-  bool lunar = false;
-  bool person = false;
-  bool left = false;
-  const std::string* revisit_detail = nullptr;  // "every N days (tier)", shared by the tier
-  int revisit_days = 0;
   int64_t last_contact_ms = 0;
   // The marketing consent record that decided `marketing` (the latest wins): its time and
   // rowid; its id is read only to break a tie of times.
   int64_t consent_at = INT64_MIN;
   int64_t consent_rowid = 0;
+  TextRef name;
+  TextRef owner;
+  // Read from the row, used once the visits and consents are in.
+  Date birth;
+  uint32_t tier = 0;  // in the builder's tiers_
+  bool has_birth = false;
+  bool marketing = false;
+  bool lunar = false;
+  bool person = false;
+  bool left = false;
 };
+static_assert(sizeof(CustomerInfo) <= 64, "CustomerInfo grew past 64 bytes");
 
 // The customers a query covers, by row of their id in an IdIndex.
 class CustomerTable {
@@ -103,7 +141,9 @@ class CustomerTable {
     if (row == rows_.size()) rows_.emplace_back();
     return rows_[row];
   }
-  const std::string& IdOf(const CustomerInfo& c) const { return index_.id(static_cast<uint32_t>(&c - rows_.data())); }
+  uint32_t RowOf(const CustomerInfo& c) const { return static_cast<uint32_t>(&c - rows_.data()); }
+  std::string_view IdAt(uint32_t row) const { return index_.id(row); }
+  std::string_view IdOf(const CustomerInfo& c) const { return IdAt(RowOf(c)); }
   CustomerInfo* Find(std::string_view id) {
     const uint32_t row = index_.Find(id);
     return row == IdIndex::kNone ? nullptr : &rows_[row];
@@ -116,18 +156,78 @@ class CustomerTable {
   std::vector<CustomerInfo> rows_;
 };
 
+// Occasion kinds in the order of their names, so that comparing kinds compares names.
+enum Kind : uint8_t {
+  kBirthday,
+  kClaimFollowUp,
+  kFamilyBirthday,
+  kFestival,
+  kGraceEnd,
+  kHoliday,
+  kPolicyAnniversary,
+  kPremiumDue,
+  kRevisit,
+  kTask,
+  kWorkday,
+};
+struct KindName {
+  const char* kind;
+  const char* category;
+};
+constexpr KindName kKinds[] = {
+    {"birthday", "marketing"},   {"claim_follow_up", "service"},    {"family_birthday", "marketing"},
+    {"festival", "marketing"},   {"grace_end", "service"},          {"holiday", "holiday"},
+    {"policy_anniversary", "service"}, {"premium_due", "service"}, {"revisit", "service"},
+    {"task", "task"},            {"workday", "holiday"},
+};
+constexpr bool NamesInOrder() {
+  for (size_t i = 1; i < sizeof kKinds / sizeof kKinds[0]; ++i) {
+    const char* a = kKinds[i - 1].kind;
+    const char* b = kKinds[i].kind;
+    while (*a && *a == *b) ++a, ++b;
+    if (!(static_cast<unsigned char>(*a) < static_cast<unsigned char>(*b))) return false;
+  }
+  return true;
+}
+static_assert(NamesInOrder(), "kKinds must be sorted by name");
+
+// An occasion as the builder holds it: its texts in the arena, its customer by row.
+struct Item {
+  Date date;
+  Kind kind = kTask;
+  bool overdue = false;
+  bool done = false;
+  uint32_t customer = IdIndex::kNone;  // its customer_id is that row's id; else `customer_id`
+  TextRef id, title, customer_id, customer_name, owner_agent, subject_id, detail;
+  int64_t greet_customers = -1;
+};
+
+// One occasion's fields as the JSON writer reads them, from either representation.
+struct OccasionView {
+  std::string_view id, kind, category, title, customer_id, customer_name, owner_agent, subject_id, detail;
+  Date date;
+  bool overdue = false;
+  bool done = false;
+  int64_t greet_customers = -1;
+};
+
+OccasionView ViewOf(const Occasion& o) {
+  return OccasionView{o.id,          o.kind,          o.category,   o.title,  o.customer_id, o.customer_name,
+                      o.owner_agent, o.subject_id,    o.detail,     o.date,   o.overdue,     o.done,
+                      o.greet_customers};
+}
+
 class Builder {
  public:
   Builder(Store& store, const CalendarQuery& q, LunarCalendar& lunar, const OperationConfig& config)
       : store_(store), q_(q), lunar_(lunar), config_(config), days_(DaysOfMonthIn(q.from, q.to)) {}
 
-  Status Run(CalendarResult& out) {
-    out.query = q_;
-    out.lunar_available = lunar_.available();
+  Status Run() {
     if (!lunar_.available()) {
-      out.notices.push_back(
+      notices_.push_back(
           "lunar dates are unavailable in this build (no ICU): lunar birthdays and lunar festivals are not listed");
     }
+    lunar_detail_ = text_.Add("lunar birthday");
     FB_RETURN_IF_ERROR(Customers());
     FB_RETURN_IF_ERROR(FamilyBirthdays());
     FB_RETURN_IF_ERROR(Policies());
@@ -135,75 +235,76 @@ class Builder {
     FB_RETURN_IF_ERROR(Tasks());
     FB_RETURN_IF_ERROR(Festivals());
     FB_RETURN_IF_ERROR(Holidays());
-    // Sorted through an index: moving whole occasions (ten strings each) is the slow part.
+    // Sorted through keys: most comparisons end on the day, the kind or the id's first
+    // eight bytes (big-endian) without reading the id.
     struct Key {
       int64_t day;
-      uint64_t kind8, id8;  // the first eight bytes, big-endian: most comparisons end there
+      uint64_t id8;
+      uint32_t kind;
       uint32_t at;
     };
-    auto prefix = [](const std::string& s) {
-      uint64_t v = 0;
-      for (size_t i = 0; i < 8; ++i) v = (v << 8) | (i < s.size() ? static_cast<unsigned char>(s[i]) : 0u);
-      return v;
-    };
     std::vector<Key> keys;
-    keys.reserve(occasions_.size());
+    keys.reserve(items_.size());
     PrefaultCapacity(keys);
-    for (uint32_t i = 0; i < occasions_.size(); ++i) {
-      const Occasion& o = occasions_[i];
-      keys.push_back(Key{o.date.ToDays(), prefix(o.kind), prefix(o.id), i});
+    for (uint32_t i = 0; i < items_.size(); ++i) {
+      const Item& o = items_[i];
+      const std::string_view id = text_.View(o.id);
+      uint64_t id8 = 0;
+      for (size_t k = 0; k < 8; ++k) id8 = (id8 << 8) | (k < id.size() ? static_cast<unsigned char>(id[k]) : 0u);
+      keys.push_back(Key{o.date.ToDays(), id8, o.kind, i});
     }
     std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
       if (a.day != b.day) return a.day < b.day;
-      if (a.kind8 != b.kind8) return a.kind8 < b.kind8;
-      const Occasion& x = occasions_[a.at];
-      const Occasion& y = occasions_[b.at];
-      if (const int k = x.kind.compare(y.kind); k != 0) return k < 0;
+      if (a.kind != b.kind) return a.kind < b.kind;
       if (a.id8 != b.id8) return a.id8 < b.id8;
-      return x.id < y.id;
+      return text_.View(items_[a.at].id) < text_.View(items_[b.at].id);
     });
-    // Applied in place, cycle by cycle: a second vector of occasions would double the
-    // memory (tens of megabytes at 100k customers).
-    std::vector<uint32_t> source(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) source[i] = keys[i].at;
-    for (size_t i = 0; i < source.size(); ++i) {
-      if (source[i] == i) continue;
-      Occasion held = std::move(occasions_[i]);
-      size_t at = i;
-      while (source[at] != i) {
-        const size_t from = source[at];
-        occasions_[at] = std::move(occasions_[from]);
-        source[at] = static_cast<uint32_t>(at);
-        at = from;
-      }
-      occasions_[at] = std::move(held);
-      source[at] = static_cast<uint32_t>(at);
-    }
-    out.occasions = std::move(occasions_);
+    order_.resize(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) order_[i] = keys[i].at;
     return Status::Ok();
+  }
+
+  const std::vector<std::string>& notices() const { return notices_; }
+  size_t size() const { return order_.size(); }
+  // The i-th occasion in calendar order.
+  OccasionView View(size_t i) const {
+    const Item& o = items_[order_[i]];
+    OccasionView v;
+    v.id = text_.View(o.id);
+    v.kind = kKinds[o.kind].kind;
+    v.category = kKinds[o.kind].category;
+    v.title = text_.View(o.title);
+    v.customer_id = o.customer != IdIndex::kNone ? customers_.IdAt(o.customer) : text_.View(o.customer_id);
+    v.customer_name = text_.View(o.customer_name);
+    v.owner_agent = text_.View(o.owner_agent);
+    v.subject_id = text_.View(o.subject_id);
+    v.detail = text_.View(o.detail);
+    v.date = o.date;
+    v.overdue = o.overdue;
+    v.done = o.done;
+    v.greet_customers = o.greet_customers;
+    return v;
   }
 
  private:
   bool InRange(const Date& d) const { return q_.from <= d && d <= q_.to; }
 
-  Occasion& Add(const Date& date, const char* kind, const char* category, const std::string& subject) {
-    Occasion& o = occasions_.emplace_back();  // in place: an Occasion is ten strings to move
-    key_.assign(kind).append(1, '|').append(subject).append(1, '|').append(date.ToString());
-    o.id = DerivedId(key_);
+  Item& Add(const Date& date, Kind kind, std::string_view subject) {
+    Item& o = items_.emplace_back();
+    key_.assign(kKinds[kind].kind).append(1, '|').append(subject).append(1, '|').append(date.ToString());
+    o.id = text_.Add(DerivedId(key_));
     o.date = date;
     o.kind = kind;
-    o.category = category;
     return o;
   }
 
-  Occasion& AddFor(const Date& date, const char* kind, const char* category, const CustomerInfo& c,
-                   std::string subject) {
-    const std::string& customer_id = customers_.IdOf(c);
-    Occasion& o = Add(date, kind, category, subject.empty() ? customer_id : subject);
-    o.customer_id = customer_id;
+  // An occasion of customer `c`; `subject` is its policy, claim or family member, if any.
+  Item& AddFor(const Date& date, Kind kind, const CustomerInfo& c, std::string_view subject = {}) {
+    Item& o = Add(date, kind, subject.empty() ? customers_.IdOf(c) : subject);
+    o.customer = customers_.RowOf(c);
     o.customer_name = c.name;
     o.owner_agent = c.owner;
-    o.subject_id = std::move(subject);
+    if (!subject.empty()) o.subject_id = text_.Add(subject);
     return o;
   }
 
@@ -256,6 +357,7 @@ class Builder {
   Status Customers() {
     FB_ASSIGN_OR_RETURN(const size_t count, CustomerCount(store_));
     customers_.Reserve(count);
+    text_.Reserve(64 * count + 4096);  // names and owners, then ~40 bytes an occasion
     {
       FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
           "SELECT id, name, owner_agent, kind, birth_date, lunar_birthday, value_tier, lifecycle_stage, "
@@ -265,14 +367,15 @@ class Builder {
         FB_ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) break;
         CustomerInfo& c = customers_.Add(st.Text(0));
-        c.name = st.Text(1);
-        c.owner = st.Text(2);
+        c.name = text_.Add(st.Text(1));
+        c.owner = Owner(st.Text(2));
         c.person = st.Text(3) == "person";
-        c.birth = DateOf(st, 4);
+        if (const auto birth = DateOf(st, 4)) {
+          c.birth = *birth;
+          c.has_birth = true;
+        }
         c.lunar = st.OptInt(5).value_or(0) == 1;
-        const TierInfo& tier = TierOf(st.IsNull(6) ? std::string_view("general") : st.Text(6));
-        c.revisit_detail = &tier.revisit_detail;
-        c.revisit_days = tier.revisit_days;
+        c.tier = TierOf(st.IsNull(6) ? std::string_view("general") : st.Text(6));
         c.left = st.Text(7) == "left";
         c.last_contact_ms = std::max(st.OptInt(8).value_or(0), st.OptInt(9).value_or(0));
       }
@@ -309,27 +412,27 @@ class Builder {
         c->marketing = st.Int(1) != 0;
       }
     }
-    occasions_.reserve(customers_.size() + 1024);
+    items_.reserve(customers_.size() + 1024);
     std::vector<Date> dates;
     for (const CustomerInfo& c : customers_.rows()) {
       if (c.marketing) ++greet_;
-      if (c.marketing && c.birth && c.person) {
+      if (c.marketing && c.has_birth && c.person) {
         dates.clear();
-        FB_RETURN_IF_ERROR(Birthdays(*c.birth, c.lunar, dates));
+        FB_RETURN_IF_ERROR(Birthdays(c.birth, c.lunar, dates));
         for (const Date& d : dates) {
-          Occasion& o = AddFor(d, "birthday", "marketing", c, {});
-          o.title = c.name + " birthday";
-          if (c.lunar) o.detail = "lunar birthday";
+          Item& o = AddFor(d, kBirthday, c);
+          o.title = text_.Join({c.name, " birthday"});
+          if (c.lunar) o.detail = lunar_detail_;
         }
       }
       if (c.left) continue;
-      const int every = c.revisit_days;
-      const Date due = ChinaDateOfMs(c.last_contact_ms).AddDays(every);
+      const TierInfo& tier = tiers_[c.tier];
+      const Date due = ChinaDateOfMs(c.last_contact_ms).AddDays(tier.revisit_days);
       bool overdue = false;
       if (DueOrOverdue(due, &overdue)) {
-        Occasion& o = AddFor(due, "revisit", "service", c, {});
-        o.title = "revisit " + c.name;
-        o.detail = *c.revisit_detail;
+        Item& o = AddFor(due, kRevisit, c);
+        o.title = text_.Join({"revisit ", c.name});
+        o.detail = tier.revisit_detail;
         o.overdue = overdue;
       }
     }
@@ -338,19 +441,29 @@ class Builder {
 
   const CustomerInfo* Customer(std::string_view id) { return customers_.Find(id); }
 
+  // An agent owns thousands of customers: the last owner's text is reused.
+  TextRef Owner(std::string_view agent) {
+    if (!(owner_set_ && text_.View(last_owner_) == agent)) {
+      last_owner_ = text_.Add(agent);
+      owner_set_ = true;
+    }
+    return last_owner_;
+  }
+
   // One entry per distinct tier, shared by every customer of that tier.
   struct TierInfo {
     std::string name;
     int revisit_days;
-    std::string revisit_detail;
+    TextRef revisit_detail;
   };
-  const TierInfo& TierOf(std::string_view tier) {
-    for (const TierInfo& t : tiers_) {
-      if (t.name == tier) return t;
+  uint32_t TierOf(std::string_view tier) {
+    for (uint32_t i = 0; i < tiers_.size(); ++i) {
+      if (tiers_[i].name == tier) return i;
     }
     const int days = config_.Tier(tier).revisit_days;
-    const std::string detail = "every " + std::to_string(days) + " days (" + std::string(tier) + ")";
-    return tiers_.push_back(TierInfo{std::string(tier), days, detail}), tiers_.back();
+    const TextRef detail = text_.Join({"every ", std::to_string(days), " days (", tier, ")"});
+    tiers_.push_back(TierInfo{std::string(tier), days, detail});
+    return static_cast<uint32_t>(tiers_.size() - 1);
   }
 
   static Result<std::string> ConsentId(Statement& id_of, int64_t rowid) {
@@ -378,9 +491,9 @@ class Builder {
       dates.clear();
       FB_RETURN_IF_ERROR(Birthdays(*birth, lunar, dates));
       for (const Date& d : dates) {
-        Occasion& o = AddFor(d, "family_birthday", "marketing", *c, st.String(0));
-        o.title = st.String(2) + " birthday (" + st.String(3) + " of " + c->name + ")";
-        o.detail = lunar ? "lunar birthday" : "";
+        Item& o = AddFor(d, kFamilyBirthday, *c, st.Text(0));
+        o.title = text_.Join({st.Text(2), " birthday (", st.Text(3), " of ", c->name, ")"});
+        if (lunar) o.detail = lunar_detail_;
       }
     }
     return Status::Ok();
@@ -401,7 +514,7 @@ class Builder {
       const auto effective = DateOf(st, 4);
       if (!effective) continue;
       // Most policies have nothing in a short range: the customer is looked up and the
-      // strings are built on a hit only.
+      // texts are built on a hit only.
       const CustomerInfo* c = nullptr;
       bool looked_up = false;
       auto held = [&] {
@@ -409,12 +522,12 @@ class Builder {
         looked_up = true;
         return c != nullptr;
       };
-      auto label = [&] { return st.String(2) + " " + st.String(3); };
+      const std::string_view number = st.Text(2), product = st.Text(3);
       for (int y = std::max(q_.from.year, effective->year + 1); y <= q_.to.year; ++y) {
         const Date d = InYear(y, effective->month, effective->day);
         if (!InRange(d) || !held()) continue;
-        Occasion& o = AddFor(d, "policy_anniversary", "service", *c, st.String(0));
-        o.title = label() + " anniversary (" + std::to_string(y - effective->year) + " years)";
+        Item& o = AddFor(d, kPolicyAnniversary, *c, st.Text(0));
+        o.title = text_.Join({number, " ", product, " anniversary (", std::to_string(y - effective->year), " years)"});
       }
       const int step = MonthsBetweenPayments(st.Text(5));
       if (step == 0) continue;
@@ -431,9 +544,9 @@ class Builder {
         const Date d = due(k);
         if (q_.to < d || (stop && *stop <= d)) break;
         if (!InRange(d) || !held()) continue;
-        Occasion& o = AddFor(d, "premium_due", "service", *c, st.String(0));
-        o.title = label() + " premium " + Yuan(st.Int(8)) + " yuan due";
-        o.detail = "grace until " + d.AddDays(config_.grace_days).ToString();
+        Item& o = AddFor(d, kPremiumDue, *c, st.Text(0));
+        o.title = text_.Join({number, " ", product, " premium ", Yuan(st.Int(8)), " yuan due"});
+        o.detail = text_.Join({"grace until ", d.AddDays(config_.grace_days).ToString()});
       }
       if (st.Text(9) == "grace") {
         // The latest due date up to today; its grace period is the one running.
@@ -443,9 +556,9 @@ class Builder {
         if (!(q_.today < due(k))) {
           const Date end = due(k).AddDays(config_.grace_days);
           if (InRange(end) && held()) {
-            Occasion& o = AddFor(end, "grace_end", "service", *c, st.String(0));
-            o.title = label() + " grace period ends";
-            o.detail = "premium due " + due(k).ToString();
+            Item& o = AddFor(end, kGraceEnd, *c, st.Text(0));
+            o.title = text_.Join({number, " ", product, " grace period ends"});
+            o.detail = text_.Join({"premium due ", due(k).ToString()});
           }
         }
       }
@@ -473,8 +586,8 @@ class Builder {
       const Date due = ChinaDateOfMs(st.OptInt(4).value_or(0)).AddDays(config_.claim_follow_days);
       bool overdue = false;
       if (!DueOrOverdue(due, &overdue)) continue;
-      Occasion& o = AddFor(due, "claim_follow_up", "service", *c, st.String(0));
-      o.title = "follow up " + st.String(2) + " claim of " + st.String(3) + " for " + c->name;
+      Item& o = AddFor(due, kClaimFollowUp, *c, st.Text(0));
+      o.title = text_.Join({"follow up ", st.Text(2), " claim of ", st.Text(3), " for ", c->name});
       o.overdue = overdue;
     }
     return Status::Ok();
@@ -491,19 +604,22 @@ class Builder {
       if (!row) break;
       const auto due = DateOf(st, 3);
       if (!due) continue;
-      Occasion& o = occasions_.emplace_back();
-      o.id = st.String(0);
+      Item& o = items_.emplace_back();
+      o.id = text_.Add(st.Text(0));
       o.date = *due;
-      o.kind = "task";
-      o.category = "task";
-      o.title = st.String(1);
-      o.subject_id = st.String(0);
-      o.owner_agent = st.String(5);
+      o.kind = kTask;
+      o.title = text_.Add(st.Text(1));
+      o.subject_id = o.id;
+      o.owner_agent = text_.Add(st.Text(5));
       o.done = st.OptInt(4).value_or(0) == 1;
       o.overdue = !o.done && *due < q_.today;
       if (!st.IsNull(2)) {
-        o.customer_id = st.String(2);
-        if (const CustomerInfo* c = Customer(o.customer_id)) o.customer_name = c->name;
+        if (const CustomerInfo* c = Customer(st.Text(2))) {
+          o.customer = customers_.RowOf(*c);
+          o.customer_name = c->name;
+        } else {
+          o.customer_id = text_.Add(st.Text(2));
+        }
       }
     }
     return Status::Ok();
@@ -511,9 +627,9 @@ class Builder {
 
   void Festival(const Date& d, const char* key, const char* title, const char* detail) {
     if (!InRange(d)) return;
-    Occasion& o = Add(d, "festival", "marketing", key);
-    o.title = title;
-    o.detail = detail;
+    Item& o = Add(d, kFestival, key);
+    o.title = text_.Add(title);
+    o.detail = text_.Add(detail);
     o.greet_customers = greet_;
   }
 
@@ -558,14 +674,13 @@ class Builder {
       const auto d = DateOf(st, 1);
       if (!d) continue;
       const bool off = st.Text(2) == "holiday";
-      Occasion& o = occasions_.emplace_back();
-      o.id = st.String(0);
+      Item& o = items_.emplace_back();
+      o.id = text_.Add(st.Text(0));
       o.date = *d;
-      o.kind = off ? "holiday" : "workday";
-      o.category = "holiday";
-      o.title = st.String(3);
-      o.detail = off ? "day off" : "make-up working day";
-      o.subject_id = st.String(0);
+      o.kind = off ? kHoliday : kWorkday;
+      o.title = text_.Add(st.Text(3));
+      o.detail = text_.Add(off ? "day off" : "make-up working day");
+      o.subject_id = o.id;
     }
     return Status::Ok();
   }
@@ -575,13 +690,19 @@ class Builder {
   LunarCalendar& lunar_;
   const OperationConfig& config_;
   const uint32_t days_;  // DaysOfMonthIn the query's range
+  std::vector<std::string> notices_;
+  TextArena text_;
+  TextRef lunar_detail_;
+  TextRef last_owner_;
+  bool owner_set_ = false;
   CustomerTable customers_;
-  std::deque<TierInfo> tiers_;  // a deque: customers point at its names
+  std::vector<TierInfo> tiers_;
   std::string key_;  // scratch for occasion ids
   std::unordered_map<int64_t, LunarDate> lunar_born_;
   std::unordered_map<int, Date> solar_;
   int64_t greet_ = 0;
-  std::vector<Occasion> occasions_;
+  std::vector<Item> items_;
+  std::vector<uint32_t> order_;  // items_ in calendar order: by date, then kind, then id
 };
 
 // JSON text appended to a string by hand. The calendar is the largest document Fieldbook
@@ -602,17 +723,33 @@ class CalendarText {
   // A JSON string. Texts without characters to escape (nearly all) are copied whole;
   // the rest go through rapidjson's Writer so the escaping is the same.
   CalendarText& Str(std::string_view s) {
-    for (const char ch : s) {
-      const auto c = static_cast<unsigned char>(ch);
-      if (c < 0x20 || c == '"' || c == '\\') {
-        StringJsonWriter(buf_).String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-        return *this;
-      }
+    if (NeedsEscape(s)) {
+      StringJsonWriter(buf_).String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+      return *this;
     }
     PutUnsafe(buf_, '"');
     Raw(s);
     PutUnsafe(buf_, '"');
     return *this;
+  }
+  // Whether `s` holds a control character, a quote or a backslash; eight bytes a step
+  // (the calendar writes ~20 MB of text, and byte by byte this check was a quarter of it).
+  static bool NeedsEscape(std::string_view s) {
+    constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+    auto has_zero = [&](uint64_t v) { return ((v - kOnes) & ~v & kHigh) != 0; };
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+      uint64_t v;
+      std::memcpy(&v, s.data() + i, 8);
+      // A byte below 0x20 (bytes of 0x80 and up, UTF-8, never count), '"' or '\\'.
+      const bool control = ((v - 0x20 * kOnes) & ~v & kHigh) != 0;
+      if (control || has_zero(v ^ ('"' * kOnes)) || has_zero(v ^ ('\\' * kOnes))) return true;
+    }
+    for (; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c == '"' || c == '\\') return true;
+    }
+    return false;
   }
   CalendarText& OptStr(std::string_view s) { return s.empty() ? Raw("null") : Str(s); }
   CalendarText& Bool(bool b) { return Raw(b ? "true" : "false"); }
@@ -621,7 +758,13 @@ class CalendarText {
     const char* end = rapidjson::internal::i64toa(v, digits);
     return Raw(std::string_view(digits, static_cast<size_t>(end - digits)));
   }
-  CalendarText& Date(const fieldbook::Date& d) { return Str(d.ToString()); }  // ten characters, no allocation
+  CalendarText& Date(const fieldbook::Date& d) {  // ten digits and dashes: no allocation, nothing to escape
+    const std::string text = d.ToString();
+    PutUnsafe(buf_, '"');
+    Raw(text);
+    PutUnsafe(buf_, '"');
+    return *this;
+  }
   // Cuts the string to what was written.
   void Finish() { buf_.Finish(); }
   size_t Size() const { return buf_.len; }
@@ -637,7 +780,11 @@ class CalendarText {
 
 }  // namespace
 
-Result<CalendarResult> ServiceCalendar(Store& store, const CalendarQuery& query, LunarCalendar& lunar) {
+namespace {
+
+// Checks the query, builds its calendar in one read snapshot and hands the builder to `use`.
+Status BuildCalendar(Store& store, const CalendarQuery& query, LunarCalendar& lunar,
+                     const std::function<void(const Builder&)>& use) {
   if (query.to < query.from) {
     return Status(ErrorCode::kInvalidArgument,
                   "the range ends (" + query.to.ToString() + ") before it starts (" + query.from.ToString() + ")", "to");
@@ -649,44 +796,44 @@ Result<CalendarResult> ServiceCalendar(Store& store, const CalendarQuery& query,
   FB_ASSIGN_OR_RETURN(Profile profile, Archive::LoadProfile(store));
   FB_ASSIGN_OR_RETURN(OperationConfig config, LoadOperationConfig(store, profile.team));
   FB_ASSIGN_OR_RETURN(Transaction txn, store.Begin(TxnMode::kDeferred));  // one consistent snapshot
-  CalendarResult out;
   Builder builder(store, query, lunar, config);
-  FB_RETURN_IF_ERROR(builder.Run(out));
-  FB_RETURN_IF_ERROR(txn.Commit());
-  return out;
+  FB_RETURN_IF_ERROR(builder.Run());
+  FB_RETURN_IF_ERROR(txn.Commit());  // the builder holds copies of what it read
+  use(builder);
+  return Status::Ok();
 }
 
-namespace {
-
 // Writes the calendar into `out`; with a sink, hands it over whenever it passes a megabyte
-// (and at the end) and reuses the same memory.
-void WriteCalendar(const CalendarResult& r, std::string& out, const std::function<void(std::string_view)>* sink) {
+// (and at the end) and reuses the same memory. `at(i)` views the i-th of `count` occasions.
+template <class ViewAt>
+void WriteCalendar(const CalendarQuery& query, bool lunar_available, const std::vector<std::string>& notices,
+                   size_t count, const ViewAt& at, std::string& out,
+                   const std::function<void(std::string_view)>* sink) {
   constexpr size_t kChunk = 1 << 20;
-  out.reserve(sink ? kChunk + 64 * 1024 : 1024 + 400 * r.occasions.size());  // about 400 bytes an occasion
+  out.reserve(sink ? kChunk + 64 * 1024 : 1024 + 400 * count);  // about 400 bytes an occasion
   CalendarText j(out);
   size_t need = 256;
-  for (const std::string& n : r.notices) need += CalendarText::Need(n) + 1;
+  for (const std::string& n : notices) need += CalendarText::Need(n) + 1;
   j.Room(need);
-  j.Raw("{\"from\":").Date(r.query.from).Raw(",\"to\":").Date(r.query.to);
-  j.Raw(",\"today\":").Date(r.query.today).Raw(",\"lunar_available\":").Bool(r.lunar_available);
+  j.Raw("{\"from\":").Date(query.from).Raw(",\"to\":").Date(query.to);
+  j.Raw(",\"today\":").Date(query.today).Raw(",\"lunar_available\":").Bool(lunar_available);
   j.Raw(",\"notices\":[");
-  for (size_t i = 0; i < r.notices.size(); ++i) {
+  for (size_t i = 0; i < notices.size(); ++i) {
     if (i > 0) j.Raw(",");
-    j.Str(r.notices[i]);
+    j.Str(notices[i]);
   }
-  j.Raw("],\"count\":").Int(static_cast<int64_t>(r.occasions.size())).Raw(",\"occasions\":[");
-  const size_t count = r.occasions.size();
+  j.Raw("],\"count\":").Int(static_cast<int64_t>(count)).Raw(",\"occasions\":[");
   for (size_t i = 0; i < count; ++i) {
     if (sink && j.Size() >= kChunk) j.Drain(*sink);
-    // The occasions' texts sit all over the heap: fetching ahead keeps the loop from
-    // waiting on each of them in turn.
+    // The occasions' texts sit all over memory in calendar order: fetching ahead keeps
+    // the loop from waiting on each of them in turn.
     if (i + 8 < count) {
-      const Occasion& ahead = r.occasions[i + 8];
-      for (const std::string* t : {&ahead.id, &ahead.title, &ahead.customer_id, &ahead.detail}) {
-        __builtin_prefetch(t->data());
+      const OccasionView ahead = at(i + 8);
+      for (const std::string_view t : {ahead.id, ahead.title, ahead.customer_id, ahead.detail}) {
+        __builtin_prefetch(t.data());
       }
     }
-    const Occasion& o = r.occasions[i];
+    const OccasionView o = at(i);
     j.Room(256 + CalendarText::Need(o.id) + CalendarText::Need(o.kind) + CalendarText::Need(o.category) +
            CalendarText::Need(o.title) + CalendarText::Need(o.customer_id) + CalendarText::Need(o.customer_name) +
            CalendarText::Need(o.owner_agent) + CalendarText::Need(o.subject_id) + CalendarText::Need(o.detail));
@@ -708,17 +855,68 @@ void WriteCalendar(const CalendarResult& r, std::string& out, const std::functio
   }
 }
 
+void WriteResult(const CalendarResult& r, std::string& out, const std::function<void(std::string_view)>* sink) {
+  WriteCalendar(r.query, r.lunar_available, r.notices, r.occasions.size(),
+                [&](size_t i) { return ViewOf(r.occasions[i]); }, out, sink);
+}
+
+void WriteBuilt(const Builder& b, const CalendarQuery& query, LunarCalendar& lunar, std::string& out,
+                const std::function<void(std::string_view)>* sink) {
+  WriteCalendar(query, lunar.available(), b.notices(), b.size(), [&](size_t i) { return b.View(i); }, out, sink);
+}
+
 }  // namespace
+
+Result<CalendarResult> ServiceCalendar(Store& store, const CalendarQuery& query, LunarCalendar& lunar) {
+  CalendarResult out;
+  FB_RETURN_IF_ERROR(BuildCalendar(store, query, lunar, [&](const Builder& b) {
+    out.query = query;
+    out.lunar_available = lunar.available();
+    out.notices = b.notices();
+    out.occasions.resize(b.size());
+    for (size_t i = 0; i < b.size(); ++i) {
+      const OccasionView v = b.View(i);
+      Occasion& o = out.occasions[i];
+      o.id = v.id;
+      o.date = v.date;
+      o.kind = v.kind;
+      o.category = v.category;
+      o.title = v.title;
+      o.customer_id = v.customer_id;
+      o.customer_name = v.customer_name;
+      o.owner_agent = v.owner_agent;
+      o.subject_id = v.subject_id;
+      o.detail = v.detail;
+      o.overdue = v.overdue;
+      o.done = v.done;
+      o.greet_customers = v.greet_customers;
+    }
+  }));
+  return out;
+}
+
+Result<std::string> ServiceCalendarJson(Store& store, const CalendarQuery& query, LunarCalendar& lunar) {
+  std::string out;
+  FB_RETURN_IF_ERROR(BuildCalendar(store, query, lunar,
+                                   [&](const Builder& b) { WriteBuilt(b, query, lunar, out, nullptr); }));
+  return out;
+}
+
+Status WriteServiceCalendarJson(Store& store, const CalendarQuery& query, LunarCalendar& lunar,
+                                const std::function<void(std::string_view)>& sink) {
+  std::string buffer;
+  return BuildCalendar(store, query, lunar, [&](const Builder& b) { WriteBuilt(b, query, lunar, buffer, &sink); });
+}
 
 std::string CalendarJson(const CalendarResult& r) {
   std::string out;
-  WriteCalendar(r, out, nullptr);
+  WriteResult(r, out, nullptr);
   return out;
 }
 
 void WriteCalendarJson(const CalendarResult& r, const std::function<void(std::string_view)>& sink) {
   std::string buffer;
-  WriteCalendar(r, buffer, &sink);
+  WriteResult(r, buffer, &sink);
 }
 
 Result<int> WorkingDays(Store& store, const Date& from, const Date& to) {

@@ -365,6 +365,10 @@ TEST_CASE("calendar: claim follow-ups, tasks, and bad ranges", "[operation][cale
   CHECK(bad.status().field() == "to");
   q.to = D("2032-12-31");
   CHECK(ServiceCalendar(*f.store, q, *lunar).status().field() == "to");
+  bool written = false;
+  const Status direct = WriteServiceCalendarJson(*f.store, q, *lunar, [&](std::string_view) { written = true; });
+  CHECK(direct.field() == "to");
+  CHECK_FALSE(written);
 }
 
 TEST_CASE("calendar: JSON of every kind of occasion, texts that need escaping included", "[operation][calendar]") {
@@ -408,6 +412,13 @@ TEST_CASE("calendar: JSON of every kind of occasion, texts that need escaping in
     bool escaped_title = false;
     for (const auto& o : r->occasions) escaped_title |= o.title == "王 \"小\" 五\\ birthday";
     CHECK(escaped_title);
+    // Straight from the builder to JSON, whole or in pieces: the same text.
+    auto direct = ServiceCalendarJson(*f.store, q, *lunar);
+    REQUIRE(direct.ok());
+    CHECK(*direct == json);
+    std::string pieces;
+    REQUIRE(WriteServiceCalendarJson(*f.store, q, *lunar, [&](std::string_view piece) { pieces.append(piece); }).ok());
+    CHECK(pieces == json);
   }
 }
 

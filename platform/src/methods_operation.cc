@@ -38,8 +38,7 @@ Result<std::string> Calendar(MethodContext& c, const rapidjson::Value& a, bool t
   }
   FB_ASSIGN_OR_RETURN(q.agent, args::OptionalString(a, "agent"));
   auto lunar = MakeLunarCalendar();
-  FB_ASSIGN_OR_RETURN(CalendarResult r, ServiceCalendar(c.store, q, *lunar));
-  return CalendarJson(r);
+  return ServiceCalendarJson(c.store, q, *lunar);
 }
 
 Result<std::string> KanbanMethod(MethodContext& c, const rapidjson::Value& a) {

@@ -28,11 +28,6 @@ Result<Date> DateFlag(const Context& ctx, const std::string& flag, std::optional
 Date Today() { return ChinaDateOfMs(SystemEnv().NowMs()); }
 
 Status PrintCalendar(Context& ctx, const CalendarResult& r) {
-  if (ctx.args.Has("json")) {
-    WriteCalendarJson(r, [&](std::string_view piece) { ctx.out.write(piece.data(), static_cast<std::streamsize>(piece.size())); });
-    ctx.out << "\n";
-    return Status::Ok();
-  }
   for (const auto& n : r.notices) ctx.out << "note: " << n << "\n";
   for (const auto& o : r.occasions) {
     ctx.out << o.date.ToString() << "  " << o.kind << "  " << o.title;
@@ -59,8 +54,16 @@ Status RunCalendar(Context& ctx, bool today_view) {
   PrepareHeapForLargeReads();
   FB_ASSIGN_OR_RETURN(auto store, OpenProfile(ctx));
   auto lunar = MakeLunarCalendar();
-  FB_ASSIGN_OR_RETURN(CalendarResult r, ServiceCalendar(*store, q, *lunar));
-  return PrintCalendar(ctx, r);
+  if (ctx.args.Has("json")) {
+    FB_RETURN_IF_ERROR(WriteServiceCalendarJson(*store, q, *lunar, [&](std::string_view piece) {
+      ctx.out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    }));
+    ctx.out << "\n";
+  } else {
+    FB_ASSIGN_OR_RETURN(CalendarResult r, ServiceCalendar(*store, q, *lunar));
+    FB_RETURN_IF_ERROR(PrintCalendar(ctx, r));
+  }
+  return Status::Ok();
 }
 
 Status RunKanban(Context& ctx) {

@@ -94,6 +94,13 @@ std::string CalendarJson(const CalendarResult& result);
 // The same JSON handed to `sink` in pieces of about a megabyte, for a caller that writes it
 // out (the CLI): a 100k-customer `today` is tens of MB that then never sit in memory whole.
 void WriteCalendarJson(const CalendarResult& result, const std::function<void(std::string_view)>& sink);
+// CalendarJson(ServiceCalendar(...)) without the Occasion objects in between: the texts
+// go from the builder's compact form straight to JSON, about half the memory and time on
+// a 100k-customer `today`. The Write form hands the JSON to `sink` in pieces of about a
+// megabyte, and only once the whole calendar has been built: on an error nothing is written.
+Result<std::string> ServiceCalendarJson(Store& store, const CalendarQuery& query, LunarCalendar& lunar);
+Status WriteServiceCalendarJson(Store& store, const CalendarQuery& query, LunarCalendar& lunar,
+                                const std::function<void(std::string_view)>& sink);
 
 // Working days of [from, to]: Monday to Friday, less announced days off, plus announced
 // make-up working days (holidays table).
