@@ -5,13 +5,17 @@
 #include "fieldbook/core/operation_calendar.h"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <vector>
+
+#include <sqlite3.h>
 
 #if FIELDBOOK_WITH_ICU
 #include <unicode/calendar.h>
 #include <unicode/locid.h>
 #include <unicode/timezone.h>
+#include <unicode/uversion.h>
 #endif
 
 namespace fieldbook {
@@ -109,6 +113,77 @@ class IcuLunarCalendar final : public LunarCalendar {
     return Status(ErrorCode::kInternal, "ICU gave more than 13 months in lunar year " + std::to_string(lunar_year));
   }
 
+ public:
+  // "icu<version>;<year>:<first_day>,<month><L if leap> ...;..." with the closing entry's
+  // month 0: each year as Year() lists it.
+  std::string Saved() const override {
+    std::string out = Tag();
+    for (const auto& [year, months] : years_) {
+      out += ';' + std::to_string(year) + ':';
+      for (size_t i = 0; i < months.size(); ++i) {
+        if (i > 0) out += ' ';
+        out += std::to_string(months[i].first_day) + ',' + std::to_string(months[i].month) + (months[i].leap ? "L" : "");
+      }
+    }
+    return out;
+  }
+  size_t YearCount() const override { return years_.size(); }
+
+  void Restore(std::string_view saved) override {
+    const std::string tag = Tag();
+    if (saved.substr(0, tag.size()) != tag) return;
+    std::map<int, Months> years;
+    const char* p = saved.data() + tag.size();
+    const char* const end = saved.data() + saved.size();
+    auto number = [&](int64_t& v) {
+      const auto r = std::from_chars(p, end, v);
+      if (r.ec != std::errc()) return false;
+      p = r.ptr;
+      return true;
+    };
+    auto expect = [&](char c) { return p < end && *p == c ? (++p, true) : false; };
+    while (p < end) {
+      int64_t year = 0;
+      if (!expect(';') || !number(year) || !expect(':') || year < 1 || year > 9999) return;
+      Months months;
+      for (;;) {
+        int64_t first_day = 0, month = 0;
+        if (!number(first_day) || !expect(',') || !number(month)) return;
+        const bool leap = expect('L');
+        months.push_back({first_day, static_cast<int>(month), leap});
+        if (!expect(' ')) break;
+      }
+      if (!Consistent(months)) return;
+      years[static_cast<int>(year)] = std::move(months);
+    }
+    for (auto& [year, months] : years) years_.emplace(year, std::move(months));
+  }
+
+ private:
+  static std::string Tag() { return std::string("icu") + U_ICU_VERSION; }
+
+  // What Year() gives: 12 or 13 months numbered 1..12 in order, one of them repeated as a
+  // leap month after the regular one in a 13-month year, each 29 or 30 days, and a
+  // closing entry (month 0) for the next year's first day.
+  static bool Consistent(const Months& months) {
+    if (months.size() != 13 && months.size() != 14) return false;
+    const bool leap_year = months.size() == 14;
+    int expected = 1;
+    bool leap_seen = false;
+    for (size_t i = 0; i + 1 < months.size(); ++i) {
+      const Month& m = months[i];
+      const int64_t length = months[i + 1].first_day - m.first_day;
+      if (length != 29 && length != 30) return false;
+      if (m.leap) {
+        if (!leap_year || leap_seen || i == 0 || m.month != months[i - 1].month || months[i - 1].leap) return false;
+        leap_seen = true;
+        continue;
+      }
+      if (m.month != expected++) return false;
+    }
+    return expected == 13 && leap_seen == leap_year && months.back().month == 0 && !months.back().leap;
+  }
+
   static Status Failed(const std::string& what, UErrorCode status) {
     return Status(ErrorCode::kInternal, what + ": ICU error " + u_errorName(status));
   }
@@ -129,6 +204,32 @@ std::unique_ptr<LunarCalendar> MakeLunarCalendar() {
   if (U_SUCCESS(status) && cal) return std::make_unique<IcuLunarCalendar>(std::move(cal));
 #endif
   return UnavailableLunarCalendar();
+}
+
+namespace {
+constexpr char kLunarYearsKey[] = "lunar.years";
+}  // namespace
+
+std::unique_ptr<LunarCalendar> MakeLunarCalendar(Store& store) {
+  auto lunar = MakeLunarCalendar();
+  if (lunar->available()) {
+    // A setting that cannot be read only costs the years' working out.
+    auto saved = store.GetSetting(kLunarYearsKey);
+    if (saved.ok() && *saved) lunar->Restore(**saved);
+  }
+  return lunar;
+}
+
+Status KeepLunarYears(Store& store, const LunarCalendar& lunar) {
+  if (lunar.YearCount() == 0 || sqlite3_db_readonly(store.handle(), "main") == 1) return Status::Ok();
+  // Keeps the larger set: another process may have kept years meanwhile.
+  FB_ASSIGN_OR_RETURN(std::optional<std::string> kept, store.GetSetting(kLunarYearsKey));
+  if (kept) {
+    auto other = MakeLunarCalendar();
+    other->Restore(*kept);
+    if (other->YearCount() >= lunar.YearCount()) return Status::Ok();
+  }
+  return store.SetSetting(kLunarYearsKey, lunar.Saved());
 }
 
 Result<Date> LunarBirthdayIn(LunarCalendar& lunar, const Date& birth, int year) {

@@ -113,6 +113,75 @@ TEST_CASE("lunar: a leap-month birthday is kept in the regular month; day 30 fal
   CHECK(days == std::set<int>{29, 30});
 }
 
+TEST_CASE("lunar: years kept in the store come back in a new calendar; damaged text is ignored whole",
+          "[operation][lunar]") {
+  ArchiveFixture f;
+  auto first = MakeLunarCalendar(*f.store);
+  if (!first->available()) {
+    CHECK(first->Saved().empty());
+    CHECK(KeepLunarYears(*f.store, *first).ok());
+    return;
+  }
+  CHECK(first->YearCount() == 0);
+  std::vector<Date> days;
+  for (Date d = D("1950-01-01"); d < D("2031-01-01"); d = d.AddDays(97)) days.push_back(d);
+  std::vector<LunarDate> want;
+  for (const Date& d : days) want.push_back(first->ToLunar(d).value());
+  const size_t years = first->YearCount();
+  CHECK(years >= 80);
+  REQUIRE(KeepLunarYears(*f.store, *first).ok());
+
+  auto second = MakeLunarCalendar(*f.store);
+  CHECK(second->YearCount() == years);  // taken back, not worked out again
+  for (size_t i = 0; i < days.size(); ++i) {
+    const LunarDate got = second->ToLunar(days[i]).value();
+    CHECK(got.year == want[i].year);
+    CHECK(got.month == want[i].month);
+    CHECK(got.leap == want[i].leap);
+    CHECK(got.day == want[i].day);
+  }
+  CHECK(second->ToSolar(2026, 8, 15).value() == D("2026-09-25"));  // Mid-Autumn 2026
+  CHECK(second->Saved() == first->Saved());
+  {
+    // A store opened read-only gives its years back and keeps nothing, without an error.
+    StoreOptions read_only;
+    read_only.read_only = true;
+    auto reader = Store::Open(f.path, read_only);
+    REQUIRE(reader.ok());
+    CHECK(MakeLunarCalendar(**reader)->YearCount() == years);
+    auto more = MakeLunarCalendar();
+    (void)more->ToLunar(D("1900-06-01")).value();
+    (void)more->ToLunar(D("2040-06-01")).value();
+    for (const Date& d : days) (void)more->ToLunar(d).value();
+    CHECK(KeepLunarYears(**reader, *more).ok());
+    CHECK(MakeLunarCalendar(*f.store)->YearCount() == years);
+  }
+
+  // A calendar that knows fewer years does not replace what is kept.
+  auto few = MakeLunarCalendar();
+  (void)few->ToLunar(D("2026-01-01")).value();
+  REQUIRE(KeepLunarYears(*f.store, *few).ok());
+  CHECK(MakeLunarCalendar(*f.store)->YearCount() == years);
+
+  // Damaged or foreign text: nothing is taken, and the dates are worked out as before.
+  const std::string saved = first->Saved();
+  const size_t colon = saved.find(':');
+  const size_t comma = saved.find(',', colon);
+  std::string shifted = saved;  // one month two days longer: its year no longer holds together
+  shifted.replace(colon + 1, comma - colon - 1, std::to_string(std::stoll(saved.substr(colon + 1, comma - colon - 1)) - 2));
+  std::string leap = saved;  // a leap month where none can be
+  leap.insert(saved.find(' ', colon), "L");
+  for (const std::string& bad : {std::string(), std::string("garbage"), "icu0" + saved.substr(saved.find(';')),
+                                 saved.substr(0, saved.size() - 3), saved + ";", saved + ";2100:", shifted, leap,
+                                 saved + ";99999999999999999999:1,1"}) {
+    auto other = MakeLunarCalendar();
+    other->Restore(bad);
+    INFO(bad.substr(0, 80));
+    CHECK(other->YearCount() == 0);
+    CHECK(other->ToSolar(2026, 8, 15).value() == D("2026-09-25"));
+  }
+}
+
 TEST_CASE("lunar: a build without ICU says so and still lists every solar occasion", "[operation][lunar]") {
   ArchiveFixture f;
   auto none = UnavailableLunarCalendar();

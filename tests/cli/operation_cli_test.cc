@@ -105,6 +105,12 @@ TEST_CASE("cli: today lists the lunar birthday and Mid-Autumn on 2026-09-25, not
   CHECK(overdue_task);
   // Plain output too.
   CHECK(f.cli.Ok({"today", "--date", "2026-09-25"}).find("张三 birthday") != std::string::npos);
+  // Later runs take back the lunar years the first kept in the profile, and answer the same.
+  const std::string again = f.cli.Ok({"today", "--date", "2026-09-25", "--json"});
+  CHECK(f.cli.Ok({"today", "--date", "2026-09-25", "--json"}) == again);
+  rapidjson::Document same;
+  REQUIRE(!same.Parse(again.c_str()).HasParseError());
+  CHECK(same["count"] == doc["count"]);
 }
 
 TEST_CASE("cli: calendar over a range lists premium due dates of a 29 February policy", "[cli][operation]") {
