@@ -45,7 +45,7 @@ Result<std::vector<CustomerPremium>> PremiumByCustomer(Store& store, const Scope
   });
   std::vector<CustomerPremium> out;
   out.reserve(order.size());
-  for (uint32_t i : order) out.push_back({ids.id(i), premium[i]});
+  for (uint32_t i : order) out.push_back({std::string(ids.id(i)), premium[i]});
   return out;
 }
 
@@ -257,7 +257,6 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
     w.StartArray();
     for (size_t i = 0; i < rows.size(); ++i) {
       // Rows are in id order, their ids were read in storage order: fetch ahead.
-      if (i + 16 < rows.size()) __builtin_prefetch(&ids.id(rows[i + 16].at));
       if (i + 8 < rows.size()) __builtin_prefetch(ids.id(rows[i + 8].at).data());
       w.StartObject();
       w.Key("customer_id");
