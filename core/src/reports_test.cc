@@ -1,6 +1,9 @@
 // Reports with fixed dates: ABC boundaries, RFM quintiles, composition and effect.
+#include <random>
+
 #include "archive_testutil.h"
 #include "fieldbook/core/reports.h"
+#include "id_index.h"
 
 using namespace fieldbook;
 using namespace fieldbook::testing;
@@ -31,6 +34,31 @@ ReportOptions Period(const char* from, const char* to) {
 }
 
 }  // namespace
+
+TEST_CASE("id index: ids sharing long prefixes, prefixes of each other, bytes past ASCII, across rehashes") {
+  std::vector<std::string> ids = {"", "a", "ab", "abcdefgh", "abcdefgh0", "abcdefghijklmnop", "abcdefghijklmnopq",
+                                  "abcdefghijklmnopa", "b", "\x7f", "\xff\xfe"};
+  std::mt19937 rng(7);
+  for (int i = 0; i < 3000; ++i) {  // UUIDv7-like: the same time prefix, random tails
+    std::string id = "0199c82c-c000-7";
+    for (int k = 0; k < 21; ++k) id += "0123456789abcdef"[rng() % 16];
+    ids.push_back(id);
+  }
+  IdIndex index;  // not reserved: it rehashes as it grows
+  for (const auto& id : ids) index.Add(id);
+  for (const auto& id : ids) CHECK(index.Add(id) == index.Find(id));  // adding again finds the same row
+  REQUIRE(index.size() == ids.size());
+  for (uint32_t row = 0; row < ids.size(); ++row) {
+    CHECK(index.id(row) == ids[row]);
+    CHECK(index.Find(ids[row]) == row);
+  }
+  CHECK(index.Find("abcdefghijklmno") == IdIndex::kNone);
+  CHECK(index.Find("c") == IdIndex::kNone);
+  IdIndex reserved;  // reserved up front: the same rows
+  reserved.Reserve(ids.size());
+  for (const auto& id : ids) reserved.Add(id);
+  for (uint32_t row = 0; row < ids.size(); ++row) CHECK(reserved.Find(ids[row]) == row);
+}
 
 TEST_CASE("abc: the customers making up the first 80% of premium are A, the next 15% B, the rest C") {
   // Sorted premiums 50, 30, 10, 6, 4, 0 of 100: before-shares 0, 50, 80, 90, 96, 100.
