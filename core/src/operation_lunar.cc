@@ -153,8 +153,16 @@ class IcuLunarCalendar final : public LunarCalendar {
         months.push_back({first_day, static_cast<int>(month), leap});
         if (!expect(' ')) break;
       }
-      if (!Consistent(months)) return;
+      if (!Consistent(static_cast<int>(year), months)) return;
       years[static_cast<int>(year)] = std::move(months);
+    }
+    // A year ends where the next begins.
+    for (auto it = years.begin(); it != years.end(); ++it) {
+      const auto next = std::next(it);
+      if (next != years.end() && next->first == it->first + 1 &&
+          it->second.back().first_day != next->second.front().first_day) {
+        return;
+      }
     }
     for (auto& [year, months] : years) years_.emplace(year, std::move(months));
   }
@@ -162,11 +170,14 @@ class IcuLunarCalendar final : public LunarCalendar {
  private:
   static std::string Tag() { return std::string("icu") + U_ICU_VERSION; }
 
-  // What Year() gives: 12 or 13 months numbered 1..12 in order, one of them repeated as a
-  // leap month after the regular one in a 13-month year, each 29 or 30 days, and a
-  // closing entry (month 0) for the next year's first day.
-  static bool Consistent(const Months& months) {
+  // What Year() gives: a first day near the Gregorian new year (the lunar new year falls
+  // between 21 January and 20 February), 12 or 13 months numbered 1..12 in order, one of
+  // them repeated as a leap month after the regular one in a 13-month year, each 29 or 30
+  // days, and a closing entry (month 0) for the next year's first day.
+  static bool Consistent(int year, const Months& months) {
     if (months.size() != 13 && months.size() != 14) return false;
+    const int64_t first = months.front().first_day;
+    if (first < Date{year, 1, 19}.ToDays() || first > Date{year, 2, 22}.ToDays()) return false;
     const bool leap_year = months.size() == 14;
     int expected = 1;
     bool leap_seen = false;

@@ -171,8 +171,24 @@ TEST_CASE("lunar: years kept in the store come back in a new calendar; damaged t
   shifted.replace(colon + 1, comma - colon - 1, std::to_string(std::stoll(saved.substr(colon + 1, comma - colon - 1)) - 2));
   std::string leap = saved;  // a leap month where none can be
   leap.insert(saved.find(' ', colon), "L");
+  // A whole year moved by a month, its months still of 29 and 30 days: it no longer meets
+  // the next year, nor begins near the Gregorian new year.
+  std::string moved = saved;
+  {
+    const size_t year_end = saved.find(';', colon);
+    std::string year = saved.substr(colon + 1, year_end - colon - 1), out;
+    for (size_t at = 0; at < year.size();) {
+      const size_t comma_at = year.find(',', at);
+      out += std::to_string(std::stoll(year.substr(at, comma_at - at)) + 30);
+      const size_t space = year.find(' ', comma_at);
+      out += year.substr(comma_at, (space == std::string::npos ? year.size() : space + 1) - comma_at);
+      at = space == std::string::npos ? year.size() : space + 1;
+    }
+    moved.replace(colon + 1, year_end - colon - 1, out);
+    REQUIRE(moved != saved);
+  }
   for (const std::string& bad : {std::string(), std::string("garbage"), "icu0" + saved.substr(saved.find(';')),
-                                 saved.substr(0, saved.size() - 3), saved + ";", saved + ";2100:", shifted, leap,
+                                 saved.substr(0, saved.size() - 3), saved + ";", saved + ";2100:", shifted, leap, moved,
                                  saved + ";99999999999999999999:1,1"}) {
     auto other = MakeLunarCalendar();
     other->Restore(bad);
