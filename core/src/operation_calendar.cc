@@ -97,15 +97,23 @@ class TextArena {
   TextRef Join(std::initializer_list<Piece> pieces) {
     size_t n = 0;
     for (const Piece& p : pieces) n += p.inside ? p.ref.len : p.view.size();
+    if (buf_.size() + n > kMaxBytes) {  // offsets are 32-bit: the builder reports it
+      full_ = true;
+      return TextRef{};
+    }
     buf_.reserve(buf_.size() + n);  // past capacity, the string doubles it
     const auto off = static_cast<uint32_t>(buf_.size());
     for (const Piece& p : pieces) buf_.append(p.inside ? View(p.ref) : p.view);
     return TextRef{off, static_cast<uint32_t>(n)};
   }
   std::string_view View(TextRef r) const { return std::string_view(buf_.data() + r.off, r.len); }
+  // Whether a text did not fit (it was left empty).
+  bool full() const { return full_; }
 
  private:
+  static constexpr size_t kMaxBytes = UINT32_MAX;
   std::string buf_;
+  bool full_ = false;
 };
 
 // 64 bytes a customer (a book holds 100k of them, all read into memory).
@@ -235,6 +243,12 @@ class Builder {
     FB_RETURN_IF_ERROR(Tasks());
     FB_RETURN_IF_ERROR(Festivals());
     FB_RETURN_IF_ERROR(Holidays());
+    if (text_.full()) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "the range holds more occasions than one calendar can list (" + std::to_string(items_.size()) +
+                        "); ask for fewer days",
+                    "to");
+    }
     // Sorted through keys: most comparisons end on the day, the kind or the id's first
     // eight bytes (big-endian) without reading the id.
     struct Key {
