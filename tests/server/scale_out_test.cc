@@ -159,3 +159,19 @@ TEST_CASE("a server refuses a PostgreSQL database migrated by a newer version", 
   CHECK_FALSE(refused.ok());
   CHECK(refused.error().find("newer than this server") != std::string::npos);
 }
+
+TEST_CASE("PostgreSQL pages stop at the byte budget too; a row larger than it still comes", "[server][postgres]") {
+  if (!server::PostgresBackendBuilt()) return;
+  auto cluster = PostgresCluster::Shared();
+  INFO(cluster.status().ToString());
+  REQUIRE(cluster.ok());
+  auto database = (*cluster)->CreateDatabase();
+  INFO(database.status().ToString());
+  REQUIRE(database.ok());
+  auto backend = server::OpenPostgresBackend(*database);
+  INFO(backend.status().ToString());
+  REQUIRE(backend.ok());
+  TempDir dir;
+  TestServer server(std::move(backend).value());
+  CheckPageByteBudget(server, dir);
+}

@@ -23,10 +23,20 @@ Result<sync::HttpResponse> ApiTransport::Send(const sync::HttpRequest& request) 
   return sync::HttpResponse{reply.status, std::move(reply.body)};
 }
 
-TestServer::TestServer(const std::string& path, Env* e, bool durable) : env(e ? e : &SystemEnv()) {
+namespace {
+
+std::unique_ptr<server::ServerBackend> SqliteBackend(const std::string& path, bool durable) {
   auto b = server::OpenSqliteBackend(path, durable ? "FULL" : "OFF");
   REQUIRE(b.ok());
-  backend = std::move(b).value();
+  return std::move(b).value();
+}
+
+}  // namespace
+
+TestServer::TestServer(const std::string& path, Env* e, bool durable) : TestServer(SqliteBackend(path, durable), e) {}
+
+TestServer::TestServer(std::unique_ptr<server::ServerBackend> b, Env* e)
+    : env(e ? e : &SystemEnv()), backend(std::move(b)) {
   config.secret = secret;
   for (const auto& t : ArchiveRegistry().tables()) config.service.tables.push_back(&t);
   config.service.tables.push_back(&sync::ConflictsTable());
@@ -83,6 +93,34 @@ std::string TestDevice::Export() {
   auto json = ExportJson(*store, sync::SyncedTables(*store));
   REQUIRE(json.ok());
   return *json;
+}
+
+void CheckPageByteBudget(TestServer& server, TempDir& dir) {
+  server.config.service.max_page_bytes = 3000;
+  server.Restart();
+  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
+  TestDevice b(dir.File("b.db"), "agent-1", "team-1");
+  const std::string token = server.Token("agent-1", "team-1");
+  const std::string note(1000, 'x');
+  for (int i = 0; i < 9; ++i) {
+    REQUIRE(a.archive->Add("customers", R"({"name":"长备注)" + std::to_string(i) + R"(","notes":")" + note + "\"}").ok());
+  }
+  auto big = a.archive->Add("customers", R"({"name":"很长","notes":")" + std::string(20000, 'y') + "\"}");
+  REQUIRE(big.ok());
+  REQUIRE(a.Sync(*server.transport, token).ok());
+  auto report = b.Sync(*server.transport, token);
+  INFO(report.status().ToString());
+  REQUIRE(report.ok());
+  CHECK(report->pulled == 10);
+  // About three rows of 1 KB per page, the 20 KB row alone: far more than the one page
+  // the row count allows.
+  CHECK(report->round_trips >= 4);
+  auto notes = b.store->Prepare("SELECT length(notes) FROM customers WHERE id = ?1");
+  REQUIRE(notes.ok());
+  notes->Bind(1, *big);
+  REQUIRE(*notes->Step());
+  CHECK(notes->Int(0) == 20000);
+  CHECK(a.Export() == b.Export());
 }
 
 }  // namespace fieldbook::testing

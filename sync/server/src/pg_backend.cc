@@ -376,7 +376,8 @@ class PgSession final : public ServerSession {
                {P(tenant), P(site), P(batch_id), P(applied), P(conflicts), P(now_ms)});
   }
 
-  Result<PullPage> Pull(const Scope& scope, int64_t cursor, int limit, const std::string& site) override {
+  Result<PullPage> Pull(const Scope& scope, int64_t cursor, int limit, size_t max_bytes,
+                        const std::string& site) override {
     static const char* const kSelect[] = {
         // agent
         "SELECT r.tbl, r.row_id, r.seq, r.body FROM srv_rows r JOIN srv_roots o"
@@ -407,8 +408,14 @@ class PgSession final : public ServerSession {
     PullPage page;
     const int n = PQntuples(r.get());
     page.rows.reserve(static_cast<size_t>(n));
+    size_t bytes = 0;
     for (int i = 0; i < n; ++i) {
+      if (bytes > max_bytes) {  // full: the rows from here start the next page
+        page.more = true;
+        return page;
+      }
       page.rows.push_back(PulledRow{Str(r.get(), i, 0), Str(r.get(), i, 1), Int(r.get(), i, 2), Str(r.get(), i, 3)});
+      bytes += page.rows.back().body.size();
     }
     page.more = n >= limit;
     return page;

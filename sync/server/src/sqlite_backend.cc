@@ -225,7 +225,8 @@ class SqliteSession final : public ServerSession {
     return st.Bind(1, tenant).Bind(2, site).Bind(3, batch_id).Bind(4, applied).Bind(5, conflicts).Bind(6, now_ms).Run();
   }
 
-  Result<PullPage> Pull(const Scope& scope, int64_t cursor, int limit, const std::string& site) override {
+  Result<PullPage> Pull(const Scope& scope, int64_t cursor, int limit, size_t max_bytes,
+                        const std::string& site) override {
     std::string filter;
     switch (scope.role) {
       case Role::kAdmin: filter = "1"; break;
@@ -241,10 +242,16 @@ class SqliteSession final : public ServerSession {
     if (scope.role != Role::kAdmin) st.Bind(5, scope.team);
     if (scope.role == Role::kAgent) st.Bind(6, scope.agent);
     PullPage page;
+    size_t bytes = 0;
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
+      if (bytes > max_bytes) {  // full: this row, not read, starts the next page
+        page.more = true;
+        return page;
+      }
       page.rows.push_back(PulledRow{st.String(0), st.String(1), st.Int(2), st.String(3)});
+      bytes += page.rows.back().body.size();
     }
     page.more = static_cast<int>(page.rows.size()) >= limit;
     return page;

@@ -131,16 +131,8 @@ Status SyncService::PullPage(ServerSession& session, const Principal& who, const
     cursor = 0;
   }
   const int limit = std::clamp(request.limit > 0 ? request.limit : config_.default_page, 1, config_.max_page);
-  FB_ASSIGN_OR_RETURN(server::PullPage page, session.Pull(who.scope(), cursor, limit, request.site));
-  size_t page_bytes = 0;
-  for (size_t i = 0; i < page.rows.size(); ++i) {
-    page_bytes += page.rows[i].body.size();
-    if (page_bytes > config_.max_page_bytes && i + 1 < page.rows.size()) {
-      page.rows.resize(i + 1);  // the rest come in the next page
-      page.more = true;
-      break;
-    }
-  }
+  FB_ASSIGN_OR_RETURN(server::PullPage page,
+                      session.Pull(who.scope(), cursor, limit, config_.max_page_bytes, request.site));
   const int64_t upto = page.more ? page.rows.back().seq : std::max(max_seq, cursor);
   response.cursor_from = cursor;
   response.cursor = upto;

@@ -157,7 +157,10 @@ class ServerSession {
   virtual Status PutBatch(const std::string& tenant, const std::string& site, const std::string& batch_id,
                           int64_t applied, int64_t conflicts, int64_t now_ms) = 0;
 
-  virtual Result<PullPage> Pull(const Scope& scope, int64_t cursor, int limit, const std::string& site) = 0;
+  // Rows after `cursor` in seq order, at most `limit`, and none after the row whose body
+  // takes the page past `max_bytes` (a page holds at least one row); `more` when rows follow.
+  virtual Result<PullPage> Pull(const Scope& scope, int64_t cursor, int limit, size_t max_bytes,
+                                const std::string& site) = 0;
 
   virtual Status TouchDevice(const std::string& tenant, const DeviceInfo& device) = 0;
   virtual Result<std::optional<DeviceInfo>> GetDevice(const std::string& tenant, const std::string& site) = 0;
