@@ -6,7 +6,6 @@
 #include <cctype>
 #include <cerrno>
 #include <fstream>
-#include <optional>
 #include <system_error>
 
 namespace fieldbook::sync {
@@ -67,11 +66,12 @@ CpprestTransport::~CpprestTransport() = default;
 
 namespace {
 
-// Runs `exchange`, turning what cpprest throws into the Status the interface promises.
+// Runs `step` (building and starting a request, or collecting its reply), turning what
+// cpprest throws into the Status the interface promises.
 template <typename F>
-Result<HttpResponse> Guarded(const std::string& base_url, const std::string& path, F&& exchange) {
+auto Guarded(const std::string& base_url, const std::string& path, F&& step) -> Result<decltype(step())> {
   try {
-    return exchange();
+    return step();
   } catch (const web::uri_exception& e) {
     return Status(ErrorCode::kInvalidArgument, "not a valid request path " + path + ": " + e.what(), "path");
   } catch (const http::http_exception& e) {
@@ -125,8 +125,7 @@ class CpprestExchange : public PendingExchange {
 
 std::unique_ptr<PendingExchange> CpprestTransport::Begin(const HttpRequest& request) {
   if (!client_) return std::make_unique<CpprestExchange>(base_url_, request.path, invalid_);
-  std::optional<pplx::task<HttpResponse>> task;
-  Result<HttpResponse> started = Guarded(base_url_, request.path, [&] {
+  Result<pplx::task<HttpResponse>> task = Guarded(base_url_, request.path, [&] {
     http::http_request req(request.method);
     req.set_request_uri(web::uri(request.path));
     if (!request.body.empty() || request.method != "GET") {
@@ -140,15 +139,13 @@ std::unique_ptr<PendingExchange> CpprestTransport::Begin(const HttpRequest& requ
       }
       req.headers()[name] = value;
     }
-    task = client_->http.request(req).then([](http::http_response res) {
+    return client_->http.request(req).then([](http::http_response res) {
       return res.extract_vector().then([status = res.status_code()](const std::vector<unsigned char>& body) {
         return HttpResponse{status, std::string(body.begin(), body.end())};
       });
     });
-    return HttpResponse{};
   });
-  if (!started.ok()) return std::make_unique<CpprestExchange>(base_url_, request.path, started.status());
-  return std::make_unique<CpprestExchange>(base_url_, request.path, std::move(*task));
+  return std::make_unique<CpprestExchange>(base_url_, request.path, std::move(task));
 }
 
 Result<HttpResponse> CpprestTransport::Send(const HttpRequest& request) { return Begin(request)->Wait(); }
