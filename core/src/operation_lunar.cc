@@ -105,6 +105,7 @@ class IcuLunarCalendar final : public LunarCalendar {
       const int64_t first_day = DateOfMs(static_cast<int64_t>(ms)).ToDays();
       if (extended != lunar_year + kExtendedYearOffset) {
         months.push_back({first_day, 0, false});
+        ++worked_out_;
         return &years_.emplace(lunar_year, std::move(months)).first->second;
       }
       months.push_back({first_day, month, leap});
@@ -128,6 +129,7 @@ class IcuLunarCalendar final : public LunarCalendar {
     return out;
   }
   size_t YearCount() const override { return years_.size(); }
+  size_t YearsWorkedOut() const override { return worked_out_; }
 
   void Restore(std::string_view saved) override {
     const std::string tag = Tag();
@@ -200,6 +202,7 @@ class IcuLunarCalendar final : public LunarCalendar {
   }
   std::unique_ptr<icu::Calendar> cal_;
   std::map<int, Months> years_;
+  size_t worked_out_ = 0;  // years in years_ that ICU gave (the rest were restored)
 };
 #endif
 
@@ -232,7 +235,7 @@ std::unique_ptr<LunarCalendar> MakeLunarCalendar(Store& store) {
 }
 
 Status KeepLunarYears(Store& store, const LunarCalendar& lunar) {
-  if (lunar.YearCount() == 0 || sqlite3_db_readonly(store.handle(), "main") == 1) return Status::Ok();
+  if (lunar.YearsWorkedOut() == 0 || sqlite3_db_readonly(store.handle(), "main") == 1) return Status::Ok();
   // Keeps the larger set: another process may have kept years meanwhile.
   FB_ASSIGN_OR_RETURN(std::optional<std::string> kept, store.GetSetting(kLunarYearsKey));
   if (kept) {

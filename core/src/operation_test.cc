@@ -131,8 +131,10 @@ TEST_CASE("lunar: years kept in the store come back in a new calendar; damaged t
   CHECK(years >= 80);
   REQUIRE(KeepLunarYears(*f.store, *first).ok());
 
+  CHECK(first->YearsWorkedOut() == years);
   auto second = MakeLunarCalendar(*f.store);
   CHECK(second->YearCount() == years);  // taken back, not worked out again
+  CHECK(second->YearsWorkedOut() == 0);
   for (size_t i = 0; i < days.size(); ++i) {
     const LunarDate got = second->ToLunar(days[i]).value();
     CHECK(got.year == want[i].year);

@@ -38,10 +38,9 @@ Result<std::string> Calendar(MethodContext& c, const rapidjson::Value& a, bool t
   }
   FB_ASSIGN_OR_RETURN(q.agent, args::OptionalString(a, "agent"));
   auto lunar = MakeLunarCalendar(c.store);
-  const size_t years_known = lunar->YearCount();
   FB_ASSIGN_OR_RETURN(std::string json, ServiceCalendarJson(c.store, q, *lunar));
   // Only spares the next call working the years out: the calendar is the answer either way.
-  if (lunar->YearCount() > years_known) (void)KeepLunarYears(c.store, *lunar);
+  (void)KeepLunarYears(c.store, *lunar);
   return json;
 }
 

@@ -54,7 +54,6 @@ Status RunCalendar(Context& ctx, bool today_view) {
   PrepareHeapForLargeReads();
   FB_ASSIGN_OR_RETURN(auto store, OpenProfile(ctx));
   auto lunar = MakeLunarCalendar(*store);
-  const size_t years_known = lunar->YearCount();
   if (ctx.args.Has("json")) {
     FB_RETURN_IF_ERROR(WriteServiceCalendarJson(*store, q, *lunar, [&](std::string_view piece) {
       ctx.out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
@@ -66,10 +65,8 @@ Status RunCalendar(Context& ctx, bool today_view) {
   }
   ctx.out.flush();
   // After the answer: the lunar years are only kept to spare the next run working them out.
-  if (lunar->YearCount() > years_known) {
-    if (Status kept = KeepLunarYears(*store, *lunar); !kept.ok()) {
-      ctx.err << "note: lunar years not kept for the next run: " << kept.message() << "\n";
-    }
+  if (Status kept = KeepLunarYears(*store, *lunar); !kept.ok()) {
+    ctx.err << "note: lunar years not kept for the next run: " << kept.message() << "\n";
   }
   return Status::Ok();
 }

@@ -43,10 +43,12 @@ class LunarCalendar {
   // a month of 29 days falls on the 29th. Birthdays in a leap month are kept on the
   // regular month of the same number (see DeclaredLunarBirthday).
   virtual Result<Date> ToSolar(int lunar_year, int month, int day) = 0;
-  // The lunar years worked out so far, as text that Restore() in another process takes
-  // back, and how many there are. Empty and 0 for a calendar without ICU.
+  // The lunar years known so far, as text that Restore() in another process takes back;
+  // how many there are; how many of them this calendar worked out itself (not taken back).
+  // Empty and 0 for a calendar without ICU.
   virtual std::string Saved() const { return {}; }
   virtual size_t YearCount() const { return 0; }
+  virtual size_t YearsWorkedOut() const { return 0; }
   // Takes back years from Saved() text. Text that does not parse, or that a different ICU
   // version wrote, or whose years do not hold together, is ignored as a whole.
   virtual void Restore(std::string_view /*saved*/) {}
@@ -59,8 +61,9 @@ std::unique_ptr<LunarCalendar> MakeLunarCalendar();
 // birthdays across seventy of them, which every new process (the CLI, an app's call)
 // paid for again.
 std::unique_ptr<LunarCalendar> MakeLunarCalendar(Store& store);
-// Keeps the years `lunar` has worked out in `store` (a local setting, never synced) when it
-// holds more than the store does. Nothing is kept for a store opened read-only.
+// Keeps the years `lunar` knows in `store` (a local setting, never synced) when it worked
+// some out itself and knows more than the store keeps; otherwise, and for a store opened
+// read-only, it does nothing. Callers call it after every calendar.
 Status KeepLunarYears(Store& store, const LunarCalendar& lunar);
 // Always answers kUnavailable with a message saying the build has no ICU.
 std::unique_ptr<LunarCalendar> UnavailableLunarCalendar();
