@@ -81,11 +81,15 @@ TestDevice::TestDevice(const std::string& path, const std::string& agent, const 
 
 Result<sync::SyncReport> TestDevice::Sync(sync::Transport& transport, const std::string& token, int page_limit,
                                           int push_limit) {
-  sync::SyncClient client(*store, transport);
   sync::SyncOptions options;
   options.token = token;
   if (page_limit > 0) options.page_limit = page_limit;
   if (push_limit > 0) options.push_limit = push_limit;
+  return Sync(transport, options);
+}
+
+Result<sync::SyncReport> TestDevice::Sync(sync::Transport& transport, const sync::SyncOptions& options) {
+  sync::SyncClient client(*store, transport);
   return client.Sync(options);
 }
 

@@ -63,6 +63,8 @@ struct TestDevice {
   // page_limit, push_limit 0: the client's defaults.
   Result<sync::SyncReport> Sync(sync::Transport& transport, const std::string& token, int page_limit = 0,
                                 int push_limit = 0);
+  // With any of the client's options (max_round_trips, cancel, ...).
+  Result<sync::SyncReport> Sync(sync::Transport& transport, const sync::SyncOptions& options);
   std::string Export();
 
   std::unique_ptr<Store> store;

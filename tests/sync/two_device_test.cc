@@ -159,6 +159,13 @@ TEST_CASE("a sync reads through SQLite's page cache, not the memory map, and res
 
 namespace {
 
+int64_t CursorOf(Store& device) {
+  auto st = device.Prepare("SELECT cursor FROM fb_sync_state");
+  REQUIRE(st.ok());
+  REQUIRE(*st->Step());
+  return st->Int(0);
+}
+
 // Carries each request at Start, as a network does while the device works: the server
 // answers before the page in hand is applied. Notes the cursor each request asked from
 // and the device's own cursor at that moment; `before` runs first, `lose` drops one.
@@ -174,10 +181,7 @@ class EagerTransport : public sync::Transport {
     if (sync::LooksGzipped(body)) body = *sync::Gunzip(body, 64u << 20);
     auto decoded = sync::DecodeRequest(body);
     REQUIRE(decoded.ok());
-    auto st = device_.Prepare("SELECT cursor FROM fb_sync_state");
-    REQUIRE(st.ok());
-    REQUIRE(*st->Step());
-    asked.emplace_back(decoded->cursor, st->Int(0));
+    asked.emplace_back(decoded->cursor, CursorOf(device_));
     if (before) before(started);
     Result<sync::HttpResponse> outcome = started == lose ? Result<sync::HttpResponse>(Status(
                                                                ErrorCode::kUnreachable, "lost on the way"))
@@ -195,12 +199,18 @@ class EagerTransport : public sync::Transport {
   Store& device_;
 };
 
-int64_t CursorOf(TestDevice& d) {
-  auto st = d.store->Prepare("SELECT cursor FROM fb_sync_state");
-  REQUIRE(st.ok());
-  REQUIRE(*st->Step());
-  return st->Int(0);
-}
+// An agent's device, the team lead's and another agent's: customers the lead moves between
+// the two agents.
+struct MoveFixture {
+  TempDir dir;
+  TestServer server{dir.File("server.db")};
+  TestDevice a{dir.File("a.db"), "agent-1", "team-1"};
+  TestDevice lead{dir.File("lead.db"), "lead-1", "team-1"};
+  TestDevice b{dir.File("b.db"), "agent-2", "team-1"};
+  const std::string token_a = server.Token("agent-1", "team-1");
+  const std::string token_lead = server.Token("lead-1", "team-1", server::Role::kLead);
+  const std::string token_b = server.Token("agent-2", "team-1");
+};
 
 }  // namespace
 
@@ -255,7 +265,7 @@ TEST_CASE("a pull over many pages asks for each page before writing the one in h
     CHECK(lost.status().code() == ErrorCode::kUnreachable);
     // Three pages were written (the third while the fourth was lost), nothing beyond them.
     REQUIRE(eager.asked.size() == 4);
-    CHECK(CursorOf(b) == eager.asked[3].first);
+    CHECK(CursorOf(*b.store) == eager.asked[3].first);
     auto count = b.store->Prepare("SELECT count(*) FROM customers");
     REQUIRE(*count->Step());
     CHECK(count->Int(0) == 12);
@@ -290,7 +300,7 @@ TEST_CASE("an edit made after a pull stopped part way is not taken as having see
   EagerTransport eager(*server.transport, *b.store);
   eager.lose = 3;
   REQUIRE_FALSE(b.Sync(eager, token, 2).ok());
-  REQUIRE(CursorOf(b) == eager.asked[2].first);  // two pages in, the third lost
+  REQUIRE(CursorOf(*b.store) == eager.asked[2].first);  // two pages in, the third lost
   REQUIRE(Field(b, *id, "occupation") == "教师");  // the row's newer state was further on
 
   // Offline, B changes the occupation too; A's 医生 is one it never saw.
@@ -323,12 +333,11 @@ TEST_CASE("a write of more cells than a batch holds goes up whole, in one batch"
   REQUIRE(a.archive->Add("customers", R"({"name":"钱七"})").ok());
   REQUIRE(a.Sync(*server.transport, token).ok());
   REQUIRE(a.archive->Set("customers", *id, R"({"occupation":"工程师","notes":"三个字段","value_tier":"high"})").ok());
-  sync::SyncClient client(*a.store, *server.transport);
   sync::SyncOptions options;
   options.token = token;
   options.push_limit = 2;
   options.max_round_trips = 20;
-  auto report = client.Sync(options);
+  auto report = a.Sync(*server.transport, options);
   INFO(report.status().ToString());
   REQUIRE(report.ok());
   CHECK(report->pushed == 1);
@@ -362,13 +371,12 @@ TEST_CASE("an edit of a visit whose creation the server did not keep (its custom
   REQUIRE(sync::EraseRoot(*b.store, {"customers", *customer, "agent-1", SystemEnv().NowMs()}).ok());
   REQUIRE(b.Sync(*server.transport, token).ok());
 
-  sync::SyncClient client(*a.store, *server.transport);
   sync::SyncOptions options;
   options.token = token;
   options.page_limit = 1;
   options.push_limit = 1;
   options.max_round_trips = 20;
-  auto report = client.Sync(options);
+  auto report = a.Sync(*server.transport, options);
   INFO(report.status().ToString());
   REQUIRE(report.ok());
   CHECK(*sync::PendingRowCount(*a.store) == 0);
@@ -386,19 +394,13 @@ TEST_CASE("a page of long rows stops at the server's byte budget; a row larger t
   CheckPageByteBudget(server, dir);
 }
 
-TEST_CASE("writes under a customer that moved away, made before or after hearing of it, go to the new owner",
-          "[sync]") {
+TEST_CASE_METHOD(MoveFixture,
+                 "writes under a customer that moved away, made before or after hearing of it, go to "
+                 "the new owner",
+                 "[sync]") {
   // The old owner's device keeps the customer until its own writes under it are pushed;
   // a visit added in that window came after the device learnt of the move, and refusing
   // it stopped that device's sync for good.
-  TempDir dir;
-  TestServer server(dir.File("server.db"));
-  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
-  TestDevice lead(dir.File("lead.db"), "lead-1", "team-1");
-  TestDevice b(dir.File("b.db"), "agent-2", "team-1");
-  const std::string token_a = server.Token("agent-1", "team-1");
-  const std::string token_lead = server.Token("lead-1", "team-1", server::Role::kLead);
-  const std::string token_b = server.Token("agent-2", "team-1");
   auto customer = a.archive->Add("customers", R"({"name":"周九"})");
   REQUIRE(customer.ok());
   REQUIRE(a.Sync(*server.transport, token_a).ok());
@@ -414,11 +416,10 @@ TEST_CASE("writes under a customer that moved away, made before or after hearing
   {
     EagerTransport eager(*server.transport, *a.store);
     eager.lose = 2;
-    sync::SyncClient client(*a.store, eager);
     sync::SyncOptions options;
     options.token = token_a;
     options.push_limit = 1;
-    REQUIRE_FALSE(client.Sync(options).ok());
+    REQUIRE_FALSE(a.Sync(eager, options).ok());
   }
   CHECK(Field(a, *customer, "name") == "周九");
   REQUIRE(a.archive->Add("visits", R"({"channel":"visit","outcome":"移交后"})", *customer).ok());
@@ -437,18 +438,12 @@ TEST_CASE("writes under a customer that moved away, made before or after hearing
   CHECK(conflicts->Int(0) == 3);
 }
 
-TEST_CASE("a customer deleted with its archive goes up in one batch, however small batches are", "[sync]") {
+TEST_CASE_METHOD(MoveFixture,
+                 "a customer deleted with its archive goes up in one batch, however small batches are",
+                 "[sync]") {
   // The deletion leaves one tombstone per row. Split over batches, a visit's tombstone
   // could be kept while the customer's own deletion, still waiting, lost to a move to
   // another agent: the new owner got the customer without the visit.
-  TempDir dir;
-  TestServer server(dir.File("server.db"));
-  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
-  TestDevice lead(dir.File("lead.db"), "lead-1", "team-1");
-  TestDevice b(dir.File("b.db"), "agent-2", "team-1");
-  const std::string token_a = server.Token("agent-1", "team-1");
-  const std::string token_lead = server.Token("lead-1", "team-1", server::Role::kLead);
-  const std::string token_b = server.Token("agent-2", "team-1");
   auto customer = a.archive->Add("customers", R"({"name":"吴十"})");
   REQUIRE(customer.ok());
   auto visit = a.archive->Add("visits", R"({"channel":"visit","outcome":"面谈"})", *customer);
@@ -461,11 +456,10 @@ TEST_CASE("a customer deleted with its archive goes up in one batch, however sma
     // One round trip, one row per batch, then no signal.
     EagerTransport eager(*server.transport, *a.store);
     eager.lose = 2;
-    sync::SyncClient client(*a.store, eager);
     sync::SyncOptions options;
     options.token = token_a;
     options.push_limit = 1;
-    (void)client.Sync(options);
+    (void)a.Sync(eager, options);
   }
   REQUIRE(lead.archive->Set("customers", *customer, R"({"owner_agent":"agent-2"})").ok());
   REQUIRE(lead.Sync(*server.transport, token_lead).ok());
