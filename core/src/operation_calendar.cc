@@ -19,25 +19,33 @@
 //  - holiday / workday: the announced days off and make-up working days (holidays table).
 //  - task: the agent's tasks by due date.
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string_view>
+#include <system_error>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
+
+#include <sqlite3.h>
 
 #include "fieldbook/core/json.h"
 #include "fieldbook/core/operation_calendar.h"
 #include "id_index.h"
+#include "operation_calendar_internal.h"
 #include "json_output.h"
 #include "prefault.h"
 
 namespace fieldbook {
 namespace {
 
-std::optional<Date> DateOf(const Statement& st, int col) {
+template <class Row>
+std::optional<Date> DateOf(const Row& st, int col) {
   if (st.IsNull(col)) return std::nullopt;
   auto d = ParseDate(st.Text(col));
   if (!d.ok()) return std::nullopt;
@@ -225,10 +233,322 @@ OccasionView ViewOf(const Occasion& o) {
                       o.greet_customers};
 }
 
+// A query on a raw connection: the calendar reads part of what it needs on a second,
+// read-only connection to the profile's file, where a Statement (which belongs to a
+// Store) cannot go.
+class Rows {
+ public:
+  Rows(sqlite3* db, const Store* store) : db_(db), store_(store) {}
+  Rows(const Rows&) = delete;
+  Rows& operator=(const Rows&) = delete;
+  ~Rows() { sqlite3_finalize(st_); }
+  Status Prepare(const char* sql) {
+    const int rc = sqlite3_prepare_v2(db_, sql, -1, &st_, nullptr);
+    return rc == SQLITE_OK ? Status::Ok() : Error(rc, "preparing a calendar query");
+  }
+  void Bind(int index, int64_t v) { sqlite3_bind_int64(st_, index, v); }
+  Result<bool> Step() {
+    const int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return Error(rc, "reading the calendar");
+  }
+  bool IsNull(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
+  int64_t Int(int col) const { return sqlite3_column_int64(st_, col); }
+  std::optional<int64_t> OptInt(int col) const { return IsNull(col) ? std::nullopt : std::optional<int64_t>(Int(col)); }
+  std::string_view Text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
+    return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(st_, col))) : std::string_view();
+  }
+
+ private:
+  // On the profile's connection an error reads as any other storage error.
+  Status Error(int rc, std::string_view what) const {
+    if (store_) return store_->SqliteError(rc, what);
+    return Status(ErrorCode::kInternal, std::string(what) + ": " + sqlite3_errmsg(db_));
+  }
+  sqlite3* const db_;
+  const Store* const store_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+// The connection's data version (PRAGMA data_version): it changes when another connection
+// has committed since this one last read. In a transaction, reading it starts the snapshot.
+std::optional<int64_t> DataVersion(sqlite3* db) {
+  sqlite3_stmt* st = nullptr;
+  std::optional<int64_t> version;
+  if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    version = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  return version;
+}
+
+// What the calendar reads beside the customers, by customer id, to be joined to them:
+// visits, marketing consents, the policies' occasions in range and the family members
+// who can have one. Texts in its own arena.
+struct SideReads {
+  struct Visit {
+    TextRef customer;
+    int64_t ms;
+  };
+  struct Consent {
+    TextRef customer;
+    int64_t at;
+    int64_t rowid;
+    bool granted;
+  };
+  struct PolicyOccasion {
+    TextRef customer, policy, title, detail;
+    Date date;
+    Kind kind;
+  };
+  struct Member {
+    TextRef id, customer, name, relation;
+    Date birth;
+    bool lunar;
+  };
+  TextArena text;
+  std::vector<Visit> visits;
+  std::vector<Consent> consents;
+  std::vector<PolicyOccasion> policies;
+  std::vector<Member> members;
+};
+
+class SideReader {
+ public:
+  SideReader(const CalendarQuery& q, const OperationConfig& config, uint32_t days)
+      : q_(q), config_(config), days_(days) {}
+
+  // Reads on `db`; `store` is the profile when `db` is its own connection.
+  Result<SideReads> Read(sqlite3* db, const Store* store) const {
+    SideReads out;
+    FB_RETURN_IF_ERROR(Visits(db, store, out));
+    FB_RETURN_IF_ERROR(Consents(db, store, out));
+    FB_RETURN_IF_ERROR(Members(db, store, out));
+    FB_RETURN_IF_ERROR(Policies(db, store, out));
+    return out;
+  }
+
+ private:
+  bool InRange(const Date& d) const { return q_.from <= d && d <= q_.to; }
+
+  // The table in storage order: grouping by customer walks the customer_id index and
+  // fetches every visit by rowid.
+  static Status Visits(sqlite3* db, const Store* store, SideReads& out) {
+    Rows st(db, store);
+    FB_RETURN_IF_ERROR(st.Prepare("SELECT customer_id, visited_at FROM visits WHERE visited_at IS NOT NULL"));
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.visits.push_back(SideReads::Visit{out.text.Add(st.Text(0)), st.Int(1)});
+    }
+    return Status::Ok();
+  }
+
+  static Status Consents(sqlite3* db, const Store* store, SideReads& out) {
+    Rows st(db, store);
+    FB_RETURN_IF_ERROR(st.Prepare(
+        "SELECT customer_id, granted, recorded_at, rowid FROM consents WHERE purpose = 'marketing'"));
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.consents.push_back(
+          SideReads::Consent{out.text.Add(st.Text(0)), st.OptInt(2).value_or(0), st.Int(3), st.Int(1) != 0});
+    }
+    return Status::Ok();
+  }
+
+  Status Members(sqlite3* db, const Store* store, SideReads& out) const {
+    Rows st(db, store);
+    FB_RETURN_IF_ERROR(st.Prepare(
+        "SELECT id, customer_id, name, relation, birth_date, lunar_birthday FROM family_members "
+        "WHERE birth_date IS NOT NULL AND "
+        "(?1 = 0 OR lunar_birthday = 1 OR (?1 >> CAST(substr(birth_date, 9, 2) AS INTEGER)) & 1)"));
+    // Solar birthdays only on the days that can fall in a short range (lunar ones move).
+    st.Bind(1, int64_t{days_});
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      const auto birth = DateOf(st, 4);
+      if (!birth) continue;
+      TextArena& t = out.text;
+      out.members.push_back(SideReads::Member{t.Add(st.Text(0)), t.Add(st.Text(1)), t.Add(st.Text(2)),
+                                              t.Add(st.Text(3)), *birth, st.OptInt(5).value_or(0) == 1});
+    }
+    return Status::Ok();
+  }
+
+  // Each policy's anniversaries, premium due dates and grace end in range, for whichever
+  // customer holds it (the customers of the query are not known here).
+  Status Policies(sqlite3* db, const Store* store, SideReads& out) const {
+    Rows st(db, store);
+    FB_RETURN_IF_ERROR(st.Prepare(
+        "SELECT id, customer_id, policy_number, product, effective_date, payment_frequency, payment_years, "
+        "payment_due_date, premium, status FROM policies WHERE status IN ('in_force', 'grace') AND (?1 = 0 OR "
+        "status = 'grace' OR (?1 >> CAST(substr(effective_date, 9, 2) AS INTEGER)) & 1 OR "
+        "(?1 >> CAST(substr(payment_due_date, 9, 2) AS INTEGER)) & 1)"));
+    // Only policies whose anniversary or due day can fall in a short range reach here (a
+    // grace period's end can fall on any day).
+    st.Bind(1, int64_t{days_});
+    TextArena& t = out.text;
+    for (;;) {
+      FB_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      const auto effective = DateOf(st, 4);
+      if (!effective) continue;
+      // Most policies have nothing in a short range: their ids are kept on a hit only.
+      TextRef customer, policy;
+      auto add = [&](const Date& d, Kind kind, TextRef title, TextRef detail = {}) {
+        if (policy.len == 0) {
+          customer = t.Add(st.Text(1));
+          policy = t.Add(st.Text(0));
+        }
+        out.policies.push_back(SideReads::PolicyOccasion{customer, policy, title, detail, d, kind});
+      };
+      const std::string_view number = st.Text(2), product = st.Text(3);
+      for (int y = std::max(q_.from.year, effective->year + 1); y <= q_.to.year; ++y) {
+        const Date d = InYear(y, effective->month, effective->day);
+        if (!InRange(d)) continue;
+        add(d, kPolicyAnniversary,
+            t.Join({number, " ", product, " anniversary (", std::to_string(y - effective->year), " years)"}));
+      }
+      const int step = MonthsBetweenPayments(st.Text(5));
+      if (step == 0) continue;
+      const auto next_due = DateOf(st, 7);
+      const Date anchor = next_due ? *next_due : *effective;
+      const int first = next_due ? 0 : 1;
+      const int64_t years = st.OptInt(6).value_or(0);
+      const std::optional<Date> stop =
+          years > 0 ? std::optional<Date>(effective->AddMonths(static_cast<int>(std::min<int64_t>(years, 200)) * 12))
+                    : std::nullopt;
+      auto due = [&](int k) { return anchor.AddMonths(k * step); };
+      const int months_to_from = (q_.from.year - anchor.year) * 12 + (q_.from.month - anchor.month);
+      for (int k = std::max(first, months_to_from / step - 1);; ++k) {
+        const Date d = due(k);
+        if (q_.to < d || (stop && *stop <= d)) break;
+        if (!InRange(d)) continue;
+        add(d, kPremiumDue, t.Join({number, " ", product, " premium ", Yuan(st.Int(8)), " yuan due"}),
+            t.Join({"grace until ", d.AddDays(config_.grace_days).ToString()}));
+      }
+      if (st.Text(9) == "grace") {
+        // The latest due date up to today; its grace period is the one running.
+        const int months_to_today = (q_.today.year - anchor.year) * 12 + (q_.today.month - anchor.month);
+        int k = std::max(first, months_to_today / step + 1);
+        while (k > first && q_.today < due(k)) --k;
+        if (!(q_.today < due(k))) {
+          const Date end = due(k).AddDays(config_.grace_days);
+          if (InRange(end)) {
+            add(end, kGraceEnd, t.Join({number, " ", product, " grace period ends"}),
+                t.Join({"premium due ", due(k).ToString()}));
+          }
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  static int MonthsBetweenPayments(std::string_view frequency) {
+    if (frequency == "annual") return 12;
+    if (frequency == "semiannual") return 6;
+    if (frequency == "quarterly") return 3;
+    if (frequency == "monthly") return 1;
+    return 0;
+  }
+
+  const CalendarQuery& q_;
+  const OperationConfig& config_;
+  const uint32_t days_;
+};
+
+// Reads the SideReads on a second connection of the profile's file while the caller's
+// thread reads the customers, when that connection's snapshot is provably the profile's:
+// its data version is read before the profile's snapshot starts and again once its own
+// has, and the same version means nothing was committed in between. Otherwise (a profile
+// in memory, a transaction the caller holds open, a commit in between, any failure) they
+// are read on the profile's connection after the customers.
+class SideTask {
+ public:
+  SideTask() = default;
+  SideTask(const SideTask&) = delete;
+  SideTask& operator=(const SideTask&) = delete;
+  ~SideTask() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Before the profile's snapshot starts: the second connection and its data version.
+  void Prepare(Store& store) {
+    const char* file = sqlite3_db_filename(store.handle(), "main");
+    if (file == nullptr || *file == '\0') return;  // in memory
+    sqlite3* db = nullptr;
+    const int rc = sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+    db_.reset(db);
+    if (rc != SQLITE_OK) {
+      db_.reset();
+      return;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    const auto version = DataVersion(db);
+    if (!version) {
+      db_.reset();
+      return;
+    }
+    version_ = *version;
+  }
+
+  // Once the profile's snapshot has started.
+  void Start(const SideReader& reader) {
+    if (!db_) return;
+    try {
+      thread_ = std::thread([this, &reader] { Run(reader); });
+    } catch (const std::system_error&) {  // no thread: read on the profile's connection
+      db_.reset();
+    }
+  }
+
+  // The reads from the second connection, or else made now on the profile's.
+  Result<SideReads> Finish(Store& store, const SideReader& reader) {
+    if (thread_.joinable()) thread_.join();
+    if (result_ && result_->ok()) return std::move(*result_);
+    return reader.Read(store.handle(), &store);
+  }
+
+ private:
+  void Run(const SideReader& reader) {
+    try {
+      result_ = ReadShared(reader);
+    } catch (const std::exception&) {  // out of memory here: the profile's connection tries
+      result_.reset();
+    }
+    db_.reset();  // closed here, off the caller's thread
+  }
+
+  Result<SideReads> ReadShared(const SideReader& reader) {
+    sqlite3* db = db_.get();
+    if (sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return Status(ErrorCode::kInternal, std::string("second connection: ") + sqlite3_errmsg(db));
+    }
+    const auto version = DataVersion(db);
+    if (!version || *version != version_) {
+      return Status(ErrorCode::kInternal, "the profile changed as the calendar began; read on its own connection");
+    }
+    return reader.Read(db, nullptr);
+  }
+
+  struct Close {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+  };
+  std::unique_ptr<sqlite3, Close> db_;
+  int64_t version_ = 0;
+  std::optional<Result<SideReads>> result_;
+  std::thread thread_;
+};
+
 class Builder {
  public:
-  Builder(Store& store, const CalendarQuery& q, LunarCalendar& lunar, const OperationConfig& config)
-      : store_(store), q_(q), lunar_(lunar), config_(config), days_(DaysOfMonthIn(q.from, q.to)) {}
+  // `share`: whether a second connection may read beside this one (see SideTask).
+  Builder(Store& store, const CalendarQuery& q, LunarCalendar& lunar, const OperationConfig& config, bool share)
+      : store_(store), q_(q), lunar_(lunar), config_(config), days_(DaysOfMonthIn(q.from, q.to)), share_(share) {}
 
   Status Run() {
     if (!lunar_.available()) {
@@ -236,14 +556,22 @@ class Builder {
           "lunar dates are unavailable in this build (no ICU): lunar birthdays and lunar festivals are not listed");
     }
     lunar_detail_ = text_.Add("lunar birthday");
+    const SideReader reader(q_, config_, days_);
+    SideTask side;
+    if (share_) side.Prepare(store_);
+    // The profile's snapshot starts here, after the second connection's version was read.
+    if (share_ && DataVersion(store_.handle())) side.Start(reader);
     FB_RETURN_IF_ERROR(Customers());
-    FB_RETURN_IF_ERROR(FamilyBirthdays());
-    FB_RETURN_IF_ERROR(Policies());
+    FB_ASSIGN_OR_RETURN(const SideReads reads, side.Finish(store_, reader));
+    FB_RETURN_IF_ERROR(Contacts(reads));
+    FB_RETURN_IF_ERROR(CustomerOccasions());
+    FB_RETURN_IF_ERROR(FamilyBirthdays(reads));
+    Policies(reads);
     FB_RETURN_IF_ERROR(Claims());
     FB_RETURN_IF_ERROR(Tasks());
     FB_RETURN_IF_ERROR(Festivals());
     FB_RETURN_IF_ERROR(Holidays());
-    if (text_.full()) {
+    if (text_.full() || reads.text.full()) {
       return Status(ErrorCode::kInvalidArgument,
                     "the range holds more occasions than one calendar can list (" + std::to_string(items_.size()) +
                         "); ask for fewer days",
@@ -365,8 +693,7 @@ class Builder {
     return d;
   }
 
-  // The customers of the query with their last contact and marketing consent, then their
-  // birthdays and revisits. Every table is read in one pass in storage order and joined
+  // The customers of the query. Every table is read in one pass in storage order and joined
   // here by id: sorted or per-row SQL lookups cost more than the whole calendar.
   Status Customers() {
     FB_ASSIGN_OR_RETURN(const size_t count, CustomerCount(store_));
@@ -394,38 +721,35 @@ class Builder {
         c.last_contact_ms = std::max(st.OptInt(8).value_or(0), st.OptInt(9).value_or(0));
       }
     }
-    {
-      // The table in storage order: grouping by customer walks the customer_id index and
-      // fetches every visit by rowid.
-      FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
-          "SELECT customer_id, visited_at FROM visits WHERE visited_at IS NOT NULL"));
-      for (;;) {
-        FB_ASSIGN_OR_RETURN(bool row, st.Step());
-        if (!row) break;
-        if (CustomerInfo* c = customers_.Find(st.Text(0))) c->last_contact_ms = std::max(c->last_contact_ms, st.Int(1));
+    return Status::Ok();
+  }
+
+  // Each customer's last contact (the latest visit) and marketing consent (the latest).
+  Status Contacts(const SideReads& reads) {
+    for (const SideReads::Visit& v : reads.visits) {
+      if (CustomerInfo* c = customers_.Find(reads.text.View(v.customer))) {
+        c->last_contact_ms = std::max(c->last_contact_ms, v.ms);
       }
     }
-    {
-      FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
-          "SELECT customer_id, granted, recorded_at, rowid FROM consents WHERE purpose = 'marketing'"));
-      FB_ASSIGN_OR_RETURN(Statement id_of, store_.Prepare("SELECT id FROM consents WHERE rowid = ?1"));
-      for (;;) {
-        FB_ASSIGN_OR_RETURN(bool row, st.Step());
-        if (!row) break;
-        CustomerInfo* c = customers_.Find(st.Text(0));
-        if (!c) continue;
-        const int64_t at = st.OptInt(2).value_or(0);
-        if (at < c->consent_at) continue;
-        if (at == c->consent_at) {  // same time: the greater id wins, as in (recorded_at, id) order
-          FB_ASSIGN_OR_RETURN(std::string mine, ConsentId(id_of, st.Int(3)));
-          FB_ASSIGN_OR_RETURN(std::string theirs, ConsentId(id_of, c->consent_rowid));
-          if (mine < theirs) continue;
-        }
-        c->consent_at = at;
-        c->consent_rowid = st.Int(3);
-        c->marketing = st.Int(1) != 0;
+    FB_ASSIGN_OR_RETURN(Statement id_of, store_.Prepare("SELECT id FROM consents WHERE rowid = ?1"));
+    for (const SideReads::Consent& g : reads.consents) {
+      CustomerInfo* c = customers_.Find(reads.text.View(g.customer));
+      if (!c) continue;
+      if (g.at < c->consent_at) continue;
+      if (g.at == c->consent_at) {  // same time: the greater id wins, as in (recorded_at, id) order
+        FB_ASSIGN_OR_RETURN(std::string mine, ConsentId(id_of, g.rowid));
+        FB_ASSIGN_OR_RETURN(std::string theirs, ConsentId(id_of, c->consent_rowid));
+        if (mine < theirs) continue;
       }
+      c->consent_at = g.at;
+      c->consent_rowid = g.rowid;
+      c->marketing = g.granted;
     }
+    return Status::Ok();
+  }
+
+  // The customers' birthdays and revisits.
+  Status CustomerOccasions() {
     items_.reserve(customers_.size() + 1024);
     std::vector<Date> dates;
     for (const CustomerInfo& c : customers_.rows()) {
@@ -487,105 +811,31 @@ class Builder {
     return row ? id_of.String(0) : std::string();
   }
 
-  Status FamilyBirthdays() {
-    FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
-        "SELECT id, customer_id, name, relation, birth_date, lunar_birthday FROM family_members "
-        "WHERE birth_date IS NOT NULL AND "
-        "(?1 = 0 OR lunar_birthday = 1 OR (?1 >> CAST(substr(birth_date, 9, 2) AS INTEGER)) & 1)"));
-    // Solar birthdays only on the days that can fall in a short range (lunar ones move).
-    st.Bind(1, int64_t{days_});
+  Status FamilyBirthdays(const SideReads& reads) {
     std::vector<Date> dates;
-    for (;;) {
-      FB_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      const CustomerInfo* c = Customer(st.Text(1));
-      const auto birth = DateOf(st, 4);
-      if (!c || !c->marketing || !birth) continue;
-      const bool lunar = st.OptInt(5).value_or(0) == 1;
+    for (const SideReads::Member& m : reads.members) {
+      const CustomerInfo* c = Customer(reads.text.View(m.customer));
+      if (!c || !c->marketing) continue;
       dates.clear();
-      FB_RETURN_IF_ERROR(Birthdays(*birth, lunar, dates));
+      FB_RETURN_IF_ERROR(Birthdays(m.birth, m.lunar, dates));
       for (const Date& d : dates) {
-        Item& o = AddFor(d, kFamilyBirthday, *c, st.Text(0));
-        o.title = text_.Join({st.Text(2), " birthday (", st.Text(3), " of ", c->name, ")"});
-        if (lunar) o.detail = lunar_detail_;
+        Item& o = AddFor(d, kFamilyBirthday, *c, reads.text.View(m.id));
+        o.title = text_.Join({reads.text.View(m.name), " birthday (", reads.text.View(m.relation), " of ", c->name, ")"});
+        if (m.lunar) o.detail = lunar_detail_;
       }
     }
     return Status::Ok();
   }
 
-  Status Policies() {
-    FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
-        "SELECT id, customer_id, policy_number, product, effective_date, payment_frequency, payment_years, "
-        "payment_due_date, premium, status FROM policies WHERE status IN ('in_force', 'grace') AND (?1 = 0 OR "
-        "status = 'grace' OR (?1 >> CAST(substr(effective_date, 9, 2) AS INTEGER)) & 1 OR "
-        "(?1 >> CAST(substr(payment_due_date, 9, 2) AS INTEGER)) & 1)"));
-    // Only policies whose anniversary or due day can fall in a short range reach here (a
-    // grace period's end can fall on any day).
-    st.Bind(1, int64_t{days_});
-    for (;;) {
-      FB_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      const auto effective = DateOf(st, 4);
-      if (!effective) continue;
-      // Most policies have nothing in a short range: the customer is looked up and the
-      // texts are built on a hit only.
-      const CustomerInfo* c = nullptr;
-      bool looked_up = false;
-      auto held = [&] {
-        if (!looked_up) c = Customer(st.Text(1));
-        looked_up = true;
-        return c != nullptr;
-      };
-      const std::string_view number = st.Text(2), product = st.Text(3);
-      for (int y = std::max(q_.from.year, effective->year + 1); y <= q_.to.year; ++y) {
-        const Date d = InYear(y, effective->month, effective->day);
-        if (!InRange(d) || !held()) continue;
-        Item& o = AddFor(d, kPolicyAnniversary, *c, st.Text(0));
-        o.title = text_.Join({number, " ", product, " anniversary (", std::to_string(y - effective->year), " years)"});
-      }
-      const int step = MonthsBetweenPayments(st.Text(5));
-      if (step == 0) continue;
-      const auto next_due = DateOf(st, 7);
-      const Date anchor = next_due ? *next_due : *effective;
-      const int first = next_due ? 0 : 1;
-      const int64_t years = st.OptInt(6).value_or(0);
-      const std::optional<Date> stop =
-          years > 0 ? std::optional<Date>(effective->AddMonths(static_cast<int>(std::min<int64_t>(years, 200)) * 12))
-                    : std::nullopt;
-      auto due = [&](int k) { return anchor.AddMonths(k * step); };
-      const int months_to_from = (q_.from.year - anchor.year) * 12 + (q_.from.month - anchor.month);
-      for (int k = std::max(first, months_to_from / step - 1);; ++k) {
-        const Date d = due(k);
-        if (q_.to < d || (stop && *stop <= d)) break;
-        if (!InRange(d) || !held()) continue;
-        Item& o = AddFor(d, kPremiumDue, *c, st.Text(0));
-        o.title = text_.Join({number, " ", product, " premium ", Yuan(st.Int(8)), " yuan due"});
-        o.detail = text_.Join({"grace until ", d.AddDays(config_.grace_days).ToString()});
-      }
-      if (st.Text(9) == "grace") {
-        // The latest due date up to today; its grace period is the one running.
-        const int months_to_today = (q_.today.year - anchor.year) * 12 + (q_.today.month - anchor.month);
-        int k = std::max(first, months_to_today / step + 1);
-        while (k > first && q_.today < due(k)) --k;
-        if (!(q_.today < due(k))) {
-          const Date end = due(k).AddDays(config_.grace_days);
-          if (InRange(end) && held()) {
-            Item& o = AddFor(end, kGraceEnd, *c, st.Text(0));
-            o.title = text_.Join({number, " ", product, " grace period ends"});
-            o.detail = text_.Join({"premium due ", due(k).ToString()});
-          }
-        }
-      }
+  // The policies' occasions of the query's customers.
+  void Policies(const SideReads& reads) {
+    for (const SideReads::PolicyOccasion& p : reads.policies) {
+      const CustomerInfo* c = Customer(reads.text.View(p.customer));
+      if (!c) continue;
+      Item& o = AddFor(p.date, p.kind, *c, reads.text.View(p.policy));
+      o.title = text_.Add(reads.text.View(p.title));
+      if (p.detail.len > 0) o.detail = text_.Add(reads.text.View(p.detail));
     }
-    return Status::Ok();
-  }
-
-  static int MonthsBetweenPayments(std::string_view frequency) {
-    if (frequency == "annual") return 12;
-    if (frequency == "semiannual") return 6;
-    if (frequency == "quarterly") return 3;
-    if (frequency == "monthly") return 1;
-    return 0;
   }
 
   Status Claims() {
@@ -704,6 +954,7 @@ class Builder {
   LunarCalendar& lunar_;
   const OperationConfig& config_;
   const uint32_t days_;  // DaysOfMonthIn the query's range
+  const bool share_;
   std::vector<std::string> notices_;
   TextArena text_;
   TextRef lunar_detail_;
@@ -796,6 +1047,9 @@ class CalendarText {
 
 namespace {
 
+// From how many customers the calendar reads on a second connection (see SideTask).
+std::atomic<int64_t> g_share_from{10000};
+
 // Checks the query, builds its calendar in one read snapshot and hands the builder to `use`.
 Status BuildCalendar(Store& store, const CalendarQuery& query, LunarCalendar& lunar,
                      const std::function<void(const Builder&)>& use) {
@@ -809,8 +1063,17 @@ Status BuildCalendar(Store& store, const CalendarQuery& query, LunarCalendar& lu
   }
   FB_ASSIGN_OR_RETURN(Profile profile, Archive::LoadProfile(store));
   FB_ASSIGN_OR_RETURN(OperationConfig config, LoadOperationConfig(store, profile.team));
+  // A transaction of the caller's may hold writes a second connection would not see; and
+  // a second connection parses the whole schema (~6 ms) before it reads, which only a
+  // large book repays. The book's size here is an estimate outside the snapshot.
+  bool share = sqlite3_get_autocommit(store.handle()) != 0;
+  if (share) {
+    FB_ASSIGN_OR_RETURN(Statement last, store.Prepare("SELECT max(rowid) FROM customers"));
+    FB_ASSIGN_OR_RETURN(const bool row, last.Step());
+    share = row && last.OptInt(0).value_or(0) >= g_share_from.load();
+  }
   FB_ASSIGN_OR_RETURN(Transaction txn, store.Begin(TxnMode::kDeferred));  // one consistent snapshot
-  Builder builder(store, query, lunar, config);
+  Builder builder(store, query, lunar, config, share);
   FB_RETURN_IF_ERROR(builder.Run());
   FB_RETURN_IF_ERROR(txn.Commit());  // the builder holds copies of what it read
   use(builder);
@@ -951,5 +1214,9 @@ Result<int> WorkingDays(Store& store, const Date& from, const Date& to) {
   }
   return days;
 }
+
+namespace internal {
+int64_t SetCalendarSharingThreshold(int64_t customers) { return g_share_from.exchange(customers); }
+}  // namespace internal
 
 }  // namespace fieldbook

@@ -2,7 +2,9 @@
 // consent, revisit rhythms, classification, lifecycle, quotas and the kanban.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "archive_testutil.h"
 #include "fieldbook/core/ids.h"
@@ -10,6 +12,7 @@
 #include "fieldbook/core/operation_calendar.h"
 #include "fieldbook/core/operation_kanban.h"
 #include "fieldbook/core/relations.h"
+#include "operation_calendar_internal.h"
 
 using namespace fieldbook;
 using namespace fieldbook::testing;
@@ -51,6 +54,16 @@ std::string Grant(ArchiveFixture& f, const std::string& customer, bool granted, 
                    R"(,"channel":"paper","recorded_at":)" + std::to_string(at) + "}",
                customer);
 }
+
+// The calendar reads beside the customers on a second connection however small the book.
+class SecondConnection {
+ public:
+  SecondConnection() : before_(internal::SetCalendarSharingThreshold(0)) {}
+  ~SecondConnection() { internal::SetCalendarSharingThreshold(before_); }
+
+ private:
+  const int64_t before_;
+};
 
 }  // namespace
 
@@ -756,4 +769,124 @@ TEST_CASE("calendar JSON written in pieces is the same document as written whole
   std::string none;
   WriteCalendarJson(empty, [&](std::string_view piece) { none.append(piece); });
   CHECK(none == CalendarJson(empty));
+}
+
+TEST_CASE("calendar: inside a caller's transaction it reads that transaction's writes; outside, the same occasions",
+          "[operation][calendar]") {
+  // Outside a transaction the calendar reads visits, consents, family members and policies
+  // on a second connection while it reads the customers; that connection cannot see what
+  // a transaction of the caller's has not committed, so inside one it reads on its own.
+  SecondConnection second;
+  ArchiveFixture f;
+  const std::string c = f.Add("customers", R"({"kind":"person","name":"辛","birth_date":"1980-06-12"})");
+  Grant(f, c, true, 1000);
+  f.Add("family_members", R"({"relation":"child","name":"小辛","birth_date":"2012-06-15"})", c);
+  f.Add("visits", R"({"channel":"visit","visited_at":1767225600000})", c);
+  f.Add("policies",
+        R"({"policy_number":"P-8","product":"寿险","effective_date":"2020-06-20","premium":100000,"payment_frequency":"annual"})", c);
+  auto lunar = MakeLunarCalendar();
+  CalendarQuery q;
+  q.from = D("2026-06-01");
+  q.to = D("2026-06-30");
+  q.today = q.from;
+  q.with_overdue = true;
+  auto json = [&] {
+    auto r = ServiceCalendarJson(*f.store, q, *lunar);
+    INFO(r.status().ToString());
+    REQUIRE(r.ok());
+    return std::move(r).value();
+  };
+  const std::string outside = json();
+  CHECK(outside.find("小辛 birthday") != std::string::npos);
+  CHECK(outside.find("P-8 寿险 anniversary (6 years)") != std::string::npos);
+  {
+    auto txn = f.store->Begin(TxnMode::kImmediate);
+    REQUIRE(txn.ok());
+    CHECK(json() == outside);
+    const std::string d = f.Add("customers", R"({"kind":"person","name":"壬","birth_date":"1979-06-03"})");
+    Grant(f, d, true, 1000);
+    f.Add("family_members", R"({"relation":"spouse","name":"癸","birth_date":"1981-06-08"})", d);
+    const std::string p = f.Add("policies",
+        R"({"policy_number":"P-9","product":"医疗","effective_date":"2021-06-21","premium":50000,"payment_frequency":"annual"})", d);
+    auto r = Calendar(f, "2026-06-01", "2026-06-30");
+    CHECK(Dates(r, "birthday", d) == std::vector<std::string>{"2026-06-03"});
+    CHECK(Dates(r, "family_birthday", d) == std::vector<std::string>{"2026-06-08"});
+    CHECK(Dates(r, "policy_anniversary", p) == std::vector<std::string>{"2026-06-21"});
+    CHECK(Dates(r, "premium_due", p) == std::vector<std::string>{"2026-06-21"});
+    REQUIRE(txn->Rollback().ok());
+  }
+  CHECK(json() == outside);
+}
+
+TEST_CASE("calendar: one snapshot while another connection commits", "[operation][calendar]") {
+  // Each commit moves one customer to "left" and lapses its policy, or brings both back:
+  // a customer has a revisit exactly when its policy has an anniversary. A calendar that
+  // read the customers and the policies in two snapshots would list a revisit without its
+  // anniversary whenever a commit fell between them.
+  SecondConnection second;
+  ArchiveFixture f;
+  constexpr int kCustomers = 20;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kCustomers; ++i) {
+    ids.push_back(f.Add("customers", R"({"kind":"person","name":"w"})"));
+    f.Add("policies",
+          R"({"policy_number":"W","product":"寿险","effective_date":"2020-06-20","premium":100,"payment_frequency":"annual"})",
+          ids.back());
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> commits{0};
+  std::string failure;
+  std::thread writer([&] {
+    StoreOptions options;
+    options.synchronous = "OFF";
+    auto store = Store::Open(f.path, options);
+    if (!store.ok()) {
+      failure = store.status().ToString();
+      return;
+    }
+    Store& s = **store;
+    for (int i = 0; !stop.load() && i < 200000; ++i) {
+      const bool leave = (i / kCustomers) % 2 == 0;
+      const std::string& id = ids[static_cast<size_t>(i % kCustomers)];
+      Status st = s.Exec("BEGIN IMMEDIATE");
+      if (st.ok()) st = s.Exec(std::string("UPDATE customers SET lifecycle_stage = '") + (leave ? "left" : "mature") +
+                               "' WHERE id = '" + id + "'");
+      if (st.ok()) st = s.Exec(std::string("UPDATE policies SET status = '") + (leave ? "lapsed" : "in_force") +
+                               "' WHERE customer_id = '" + id + "'");
+      if (st.ok()) st = s.Exec("COMMIT");
+      if (!st.ok()) {
+        failure = st.ToString();
+        return;
+      }
+      ++commits;
+    }
+  });
+  struct Join {  // also when a REQUIRE below ends the test
+    std::atomic<bool>& stop;
+    std::thread& thread;
+    ~Join() {
+      stop = true;
+      if (thread.joinable()) thread.join();
+    }
+  } join{stop, writer};
+  auto lunar = MakeLunarCalendar();
+  CalendarQuery q;
+  q.from = q.to = q.today = D("2030-06-20");
+  q.with_overdue = true;  // every customer's revisit is overdue by then
+  for (int i = 0; i < 200 && failure.empty(); ++i) {
+    auto r = ServiceCalendar(*f.store, q, *lunar);
+    INFO(r.status().ToString());
+    REQUIRE(r.ok());
+    std::multiset<std::string> revisits, anniversaries;
+    for (const Occasion& o : r->occasions) {
+      if (o.kind == "revisit") revisits.insert(o.customer_id);
+      if (o.kind == "policy_anniversary") anniversaries.insert(o.customer_id);
+    }
+    REQUIRE(revisits == anniversaries);
+  }
+  stop = true;
+  writer.join();
+  INFO(failure);
+  CHECK(failure.empty());
+  CHECK(commits.load() > 0);
 }
