@@ -13,6 +13,7 @@
 #include "fieldbook/core/archive_schema.h"
 #include "fieldbook/core/env.h"
 #include "fieldbook/core/json.h"
+#include "read_beside.h"
 #include "support/test_support.h"
 
 namespace fieldbook::testing {
@@ -116,5 +117,18 @@ inline std::string Text(const rapidjson::Value& object, const char* key) {
   REQUIRE(object[key].IsString());
   return std::string(object[key].GetString(), object[key].GetStringLength());
 }
+
+// While it lives, the calendar and the reports read beside the profile's connection on a
+// second one however small the book (see ReadBeside).
+class SecondConnection {
+ public:
+  SecondConnection() : before_(internal::SetReadBesideThreshold(0)) {}
+  ~SecondConnection() { internal::SetReadBesideThreshold(before_); }
+  SecondConnection(const SecondConnection&) = delete;
+  SecondConnection& operator=(const SecondConnection&) = delete;
+
+ private:
+  const int64_t before_;
+};
 
 }  // namespace fieldbook::testing

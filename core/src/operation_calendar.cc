@@ -19,7 +19,6 @@
 //  - holiday / workday: the announced days off and make-up working days (holidays table).
 //  - task: the agent's tasks by due date.
 #include <algorithm>
-#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -27,17 +26,13 @@
 #include <memory>
 #include <optional>
 #include <string_view>
-#include <system_error>
-#include <thread>
 #include <tuple>
 #include <unordered_map>
-
-#include <sqlite3.h>
 
 #include "fieldbook/core/json.h"
 #include "fieldbook/core/operation_calendar.h"
 #include "id_index.h"
-#include "operation_calendar_internal.h"
+#include "read_beside.h"
 #include "json_output.h"
 #include "prefault.h"
 
@@ -233,57 +228,6 @@ OccasionView ViewOf(const Occasion& o) {
                       o.greet_customers};
 }
 
-// A query on a raw connection: the calendar reads part of what it needs on a second,
-// read-only connection to the profile's file, where a Statement (which belongs to a
-// Store) cannot go.
-class Rows {
- public:
-  Rows(sqlite3* db, const Store* store) : db_(db), store_(store) {}
-  Rows(const Rows&) = delete;
-  Rows& operator=(const Rows&) = delete;
-  ~Rows() { sqlite3_finalize(st_); }
-  Status Prepare(const char* sql) {
-    const int rc = sqlite3_prepare_v2(db_, sql, -1, &st_, nullptr);
-    return rc == SQLITE_OK ? Status::Ok() : Error(rc, "preparing a calendar query");
-  }
-  void Bind(int index, int64_t v) { sqlite3_bind_int64(st_, index, v); }
-  Result<bool> Step() {
-    const int rc = sqlite3_step(st_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return Error(rc, "reading the calendar");
-  }
-  bool IsNull(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
-  int64_t Int(int col) const { return sqlite3_column_int64(st_, col); }
-  std::optional<int64_t> OptInt(int col) const { return IsNull(col) ? std::nullopt : std::optional<int64_t>(Int(col)); }
-  std::string_view Text(int col) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
-    return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(st_, col))) : std::string_view();
-  }
-
- private:
-  // On the profile's connection an error reads as any other storage error.
-  Status Error(int rc, std::string_view what) const {
-    if (store_) return store_->SqliteError(rc, what);
-    return Status(ErrorCode::kInternal, std::string(what) + ": " + sqlite3_errmsg(db_));
-  }
-  sqlite3* const db_;
-  const Store* const store_;
-  sqlite3_stmt* st_ = nullptr;
-};
-
-// The connection's data version (PRAGMA data_version): it changes when another connection
-// has committed since this one last read. In a transaction, reading it starts the snapshot.
-std::optional<int64_t> DataVersion(sqlite3* db) {
-  sqlite3_stmt* st = nullptr;
-  std::optional<int64_t> version;
-  if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-    version = sqlite3_column_int64(st, 0);
-  }
-  sqlite3_finalize(st);
-  return version;
-}
-
 // What the calendar reads beside the customers, by customer id, to be joined to them:
 // visits, marketing consents, the policies' occasions in range and the family members
 // who can have one. Texts in its own arena.
@@ -336,7 +280,7 @@ class SideReader {
   // The table in storage order: grouping by customer walks the customer_id index and
   // fetches every visit by rowid.
   static Status Visits(sqlite3* db, const Store* store, SideReads& out) {
-    Rows st(db, store);
+    RawQuery st(db, store);
     FB_RETURN_IF_ERROR(st.Prepare("SELECT customer_id, visited_at FROM visits WHERE visited_at IS NOT NULL"));
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -347,7 +291,7 @@ class SideReader {
   }
 
   static Status Consents(sqlite3* db, const Store* store, SideReads& out) {
-    Rows st(db, store);
+    RawQuery st(db, store);
     FB_RETURN_IF_ERROR(st.Prepare(
         "SELECT customer_id, granted, recorded_at, rowid FROM consents WHERE purpose = 'marketing'"));
     for (;;) {
@@ -360,7 +304,7 @@ class SideReader {
   }
 
   Status Members(sqlite3* db, const Store* store, SideReads& out) const {
-    Rows st(db, store);
+    RawQuery st(db, store);
     FB_RETURN_IF_ERROR(st.Prepare(
         "SELECT id, customer_id, name, relation, birth_date, lunar_birthday FROM family_members "
         "WHERE birth_date IS NOT NULL AND "
@@ -382,7 +326,7 @@ class SideReader {
   // Each policy's anniversaries, premium due dates and grace end in range, for whichever
   // customer holds it (the customers of the query are not known here).
   Status Policies(sqlite3* db, const Store* store, SideReads& out) const {
-    Rows st(db, store);
+    RawQuery st(db, store);
     FB_RETURN_IF_ERROR(st.Prepare(
         "SELECT id, customer_id, policy_number, product, effective_date, payment_frequency, payment_years, "
         "payment_due_date, premium, status FROM policies WHERE status IN ('in_force', 'grace') AND (?1 = 0 OR "
@@ -461,92 +405,9 @@ class SideReader {
   const uint32_t days_;
 };
 
-// Reads the SideReads on a second connection of the profile's file while the caller's
-// thread reads the customers, when that connection's snapshot is provably the profile's:
-// its data version is read before the profile's snapshot starts and again once its own
-// has, and the same version means nothing was committed in between. Otherwise (a profile
-// in memory, a transaction the caller holds open, a commit in between, any failure) they
-// are read on the profile's connection after the customers.
-class SideTask {
- public:
-  SideTask() = default;
-  SideTask(const SideTask&) = delete;
-  SideTask& operator=(const SideTask&) = delete;
-  ~SideTask() {
-    if (thread_.joinable()) thread_.join();
-  }
-
-  // Before the profile's snapshot starts: the second connection and its data version.
-  void Prepare(Store& store) {
-    const char* file = sqlite3_db_filename(store.handle(), "main");
-    if (file == nullptr || *file == '\0') return;  // in memory
-    sqlite3* db = nullptr;
-    const int rc = sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-    db_.reset(db);
-    if (rc != SQLITE_OK) {
-      db_.reset();
-      return;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    const auto version = DataVersion(db);
-    if (!version) {
-      db_.reset();
-      return;
-    }
-    version_ = *version;
-  }
-
-  // Once the profile's snapshot has started.
-  void Start(const SideReader& reader) {
-    if (!db_) return;
-    try {
-      thread_ = std::thread([this, &reader] { Run(reader); });
-    } catch (const std::system_error&) {  // no thread: read on the profile's connection
-      db_.reset();
-    }
-  }
-
-  // The reads from the second connection, or else made now on the profile's.
-  Result<SideReads> Finish(Store& store, const SideReader& reader) {
-    if (thread_.joinable()) thread_.join();
-    if (result_ && result_->ok()) return std::move(*result_);
-    return reader.Read(store.handle(), &store);
-  }
-
- private:
-  void Run(const SideReader& reader) {
-    try {
-      result_ = ReadShared(reader);
-    } catch (const std::exception&) {  // out of memory here: the profile's connection tries
-      result_.reset();
-    }
-    db_.reset();  // closed here, off the caller's thread
-  }
-
-  Result<SideReads> ReadShared(const SideReader& reader) {
-    sqlite3* db = db_.get();
-    if (sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return Status(ErrorCode::kInternal, std::string("second connection: ") + sqlite3_errmsg(db));
-    }
-    const auto version = DataVersion(db);
-    if (!version || *version != version_) {
-      return Status(ErrorCode::kInternal, "the profile changed as the calendar began; read on its own connection");
-    }
-    return reader.Read(db, nullptr);
-  }
-
-  struct Close {
-    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-  };
-  std::unique_ptr<sqlite3, Close> db_;
-  int64_t version_ = 0;
-  std::optional<Result<SideReads>> result_;
-  std::thread thread_;
-};
-
 class Builder {
  public:
-  // `share`: whether a second connection may read beside this one (see SideTask).
+  // `share`: whether a second connection may read beside this one (see ReadBeside).
   Builder(Store& store, const CalendarQuery& q, LunarCalendar& lunar, const OperationConfig& config, bool share)
       : store_(store), q_(q), lunar_(lunar), config_(config), days_(DaysOfMonthIn(q.from, q.to)), share_(share) {}
 
@@ -557,12 +418,13 @@ class Builder {
     }
     lunar_detail_ = text_.Add("lunar birthday");
     const SideReader reader(q_, config_, days_);
-    SideTask side;
-    if (share_) side.Prepare(store_);
-    // The profile's snapshot starts here, after the second connection's version was read.
-    if (share_ && DataVersion(store_.handle())) side.Start(reader);
+    SideReads reads;
+    ReadBeside beside(store_, share_, [&](sqlite3* db, const Store* store) -> Status {
+      FB_ASSIGN_OR_RETURN(reads, reader.Read(db, store));
+      return Status::Ok();
+    });
     FB_RETURN_IF_ERROR(Customers());
-    FB_ASSIGN_OR_RETURN(const SideReads reads, side.Finish(store_, reader));
+    FB_RETURN_IF_ERROR(beside.Finish());
     FB_RETURN_IF_ERROR(Contacts(reads));
     FB_RETURN_IF_ERROR(CustomerOccasions());
     FB_RETURN_IF_ERROR(FamilyBirthdays(reads));
@@ -1047,9 +909,6 @@ class CalendarText {
 
 namespace {
 
-// From how many customers the calendar reads on a second connection (see SideTask).
-std::atomic<int64_t> g_share_from{10000};
-
 // Checks the query, builds its calendar in one read snapshot and hands the builder to `use`.
 Status BuildCalendar(Store& store, const CalendarQuery& query, LunarCalendar& lunar,
                      const std::function<void(const Builder&)>& use) {
@@ -1063,15 +922,7 @@ Status BuildCalendar(Store& store, const CalendarQuery& query, LunarCalendar& lu
   }
   FB_ASSIGN_OR_RETURN(Profile profile, Archive::LoadProfile(store));
   FB_ASSIGN_OR_RETURN(OperationConfig config, LoadOperationConfig(store, profile.team));
-  // A transaction of the caller's may hold writes a second connection would not see; and
-  // a second connection parses the whole schema (~6 ms) before it reads, which only a
-  // large book repays. The book's size here is an estimate outside the snapshot.
-  bool share = sqlite3_get_autocommit(store.handle()) != 0;
-  if (share) {
-    FB_ASSIGN_OR_RETURN(Statement last, store.Prepare("SELECT max(rowid) FROM customers"));
-    FB_ASSIGN_OR_RETURN(const bool row, last.Step());
-    share = row && last.OptInt(0).value_or(0) >= g_share_from.load();
-  }
+  FB_ASSIGN_OR_RETURN(const bool share, ReadBeside::Worthwhile(store));
   FB_ASSIGN_OR_RETURN(Transaction txn, store.Begin(TxnMode::kDeferred));  // one consistent snapshot
   Builder builder(store, query, lunar, config, share);
   FB_RETURN_IF_ERROR(builder.Run());
@@ -1214,9 +1065,5 @@ Result<int> WorkingDays(Store& store, const Date& from, const Date& to) {
   }
   return days;
 }
-
-namespace internal {
-int64_t SetCalendarSharingThreshold(int64_t customers) { return g_share_from.exchange(customers); }
-}  // namespace internal
 
 }  // namespace fieldbook

@@ -12,7 +12,6 @@
 #include "fieldbook/core/operation_calendar.h"
 #include "fieldbook/core/operation_kanban.h"
 #include "fieldbook/core/relations.h"
-#include "operation_calendar_internal.h"
 
 using namespace fieldbook;
 using namespace fieldbook::testing;
@@ -54,16 +53,6 @@ std::string Grant(ArchiveFixture& f, const std::string& customer, bool granted, 
                    R"(,"channel":"paper","recorded_at":)" + std::to_string(at) + "}",
                customer);
 }
-
-// The calendar reads beside the customers on a second connection however small the book.
-class SecondConnection {
- public:
-  SecondConnection() : before_(internal::SetCalendarSharingThreshold(0)) {}
-  ~SecondConnection() { internal::SetCalendarSharingThreshold(before_); }
-
- private:
-  const int64_t before_;
-};
 
 }  // namespace
 

@@ -118,6 +118,7 @@ Result<std::string> RunReport(Store& store, std::string_view name, const ReportO
   }
   scope.from_ms = scope.has_from ? MsOfDate(scope.from) - reports::kCstOffsetMs : INT64_MIN;
   scope.to_end_ms = MsOfDate(scope.to.AddDays(1)) - reports::kCstOffsetMs - 1;
+  FB_ASSIGN_OR_RETURN(scope.share, ReadBeside::Worthwhile(store));
   // One snapshot for the whole report.
   FB_ASSIGN_OR_RETURN(Transaction txn, store.Begin(TxnMode::kDeferred));
   Result<std::string> out = Status(ErrorCode::kInternal, "no report ran");

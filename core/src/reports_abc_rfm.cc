@@ -135,39 +135,75 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
     if (at == tally.size()) tally.emplace_back();
     if (!st.IsNull(1) && st.Int(1) <= scope.to_end_ms) latest(tally[at].last_contact_ms, st.Int(1));
   };
-  FB_ASSIGN_OR_RETURN(IdIndex ids, CustomersInScope(store, scope, ", c.last_contact_at", add));
-  {
-    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
-        "SELECT customer_id, visited_at FROM visits WHERE visited_at IS NOT NULL"));
-    // Filtered here, not in SQL: a bound on visited_at makes SQLite walk its index and
-    // fetch nearly every row by rowid, several times slower than reading the table.
-    for (;;) {
-      FB_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      if (st.Int(1) > scope.to_end_ms) continue;
-      const uint32_t at = ids.Find(st.Text(0));
-      if (at == IdIndex::kNone) continue;
-      latest(tally[at].last_contact_ms, st.Int(1));
-      if (st.Int(1) >= scope.from_ms) ++tally[at].frequency;
+  // The visits and the policies by customer id, read on a second connection while the
+  // customers are read on this one (see ReadBeside), then joined to them.
+  struct Side {
+    struct Visit {
+      size_t id_off, id_len;
+      int64_t ms;
+    };
+    struct Policy {
+      size_t id_off, id_len, date_off, date_len;
+      bool in_period;
+      std::optional<int64_t> premium;
+    };
+    std::string text;
+    std::vector<Visit> visits;
+    std::vector<Policy> policies;
+    size_t Add(std::string_view s) {
+      text.append(s);
+      return text.size() - s.size();
     }
-  }
-  {
-    FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
+    std::string_view View(size_t off, size_t len) const { return std::string_view(text).substr(off, len); }
+  } side;
+  ReadBeside beside(store, scope.share, [&](sqlite3* db, const Store* profile) -> Status {
+    side = Side{};
+    {
+      RawQuery st(db, profile);
+      FB_RETURN_IF_ERROR(st.Prepare("SELECT customer_id, visited_at FROM visits WHERE visited_at IS NOT NULL"));
+      // Filtered here, not in SQL: a bound on visited_at makes SQLite walk its index and
+      // fetch nearly every row by rowid, several times slower than reading the table.
+      for (;;) {
+        FB_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        if (st.Int(1) > scope.to_end_ms) continue;
+        const std::string_view id = st.Text(0);
+        side.visits.push_back(Side::Visit{side.Add(id), id.size(), st.Int(1)});
+      }
+    }
+    RawQuery st(db, profile);
+    FB_RETURN_IF_ERROR(st.Prepare(
         "SELECT p.customer_id, p.effective_date, p.effective_date >= ?1, CASE WHEN " + std::string(kInForceSql) +
         " THEN " + kAnnualPremiumSql + " ELSE 0 END FROM policies p WHERE p.effective_date <= ?2"));
-    st.Bind(1, scope.from.ToString()).Bind(2, scope.to.ToString());
+    st.Bind(1, scope.from.ToString());
+    st.Bind(2, scope.to.ToString());
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      const uint32_t at = ids.Find(st.Text(0));
-      if (at == IdIndex::kNone) continue;
-      Tally& t = tally[at];
-      const std::string_view date = st.Text(1);
-      if (!t.last_policy_date || *t.last_policy_date < date) t.last_policy_date = std::string(date);
-      if (st.Int(2) != 0) ++t.frequency;
-      if (!st.IsNull(3)) t.monetary += st.Int(3);
+      const std::string_view id = st.Text(0), date = st.Text(1);
+      const size_t id_off = side.Add(id);
+      side.policies.push_back(Side::Policy{id_off, id.size(), side.Add(date), date.size(), st.Int(2) != 0, st.OptInt(3)});
     }
+    return Status::Ok();
+  });
+  FB_ASSIGN_OR_RETURN(IdIndex ids, CustomersInScope(store, scope, ", c.last_contact_at", add));
+  FB_RETURN_IF_ERROR(beside.Finish());
+  for (const Side::Visit& v : side.visits) {
+    const uint32_t at = ids.Find(side.View(v.id_off, v.id_len));
+    if (at == IdIndex::kNone) continue;
+    latest(tally[at].last_contact_ms, v.ms);
+    if (v.ms >= scope.from_ms) ++tally[at].frequency;
   }
+  for (const Side::Policy& p : side.policies) {
+    const uint32_t at = ids.Find(side.View(p.id_off, p.id_len));
+    if (at == IdIndex::kNone) continue;
+    Tally& t = tally[at];
+    const std::string_view date = side.View(p.date_off, p.date_len);
+    if (!t.last_policy_date || *t.last_policy_date < date) t.last_policy_date = std::string(date);
+    if (p.in_period) ++t.frequency;
+    if (p.premium) t.monetary += *p.premium;
+  }
+  side = Side{};  // freed before the output is written (see below)
   struct Row {
     uint32_t at;  // the customer's row in `ids`
     std::optional<int64_t> recency_days;

@@ -8,6 +8,7 @@
 #include "fieldbook/core/store.h"
 #include "id_index.h"
 #include "json_output.h"
+#include "read_beside.h"
 
 namespace fieldbook::reports {
 
@@ -23,6 +24,7 @@ struct Scope {
   bool has_from = false;
   int64_t from_ms = 0;  // first instant of `from`
   int64_t to_end_ms = 0;  // last instant of `to`
+  bool share = false;     // a second connection may read beside (ReadBeside::Worthwhile)
 };
 
 // Condition on customers c in scope: binds ?1 = team flag, ?2 = agent.

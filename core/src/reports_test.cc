@@ -1,4 +1,5 @@
 // Reports with fixed dates: ABC boundaries, RFM quintiles, composition and effect.
+#include <optional>
 #include <random>
 
 #include "archive_testutil.h"
@@ -145,6 +146,10 @@ TEST_CASE("reports: composition counts customers, policies and premium by tier, 
 }
 
 TEST_CASE("reports: rfm scores recency from the last contact or purchase, frequency and premium") {
+  // Visits and policies read on the profile's connection, or on a second one beside it.
+  const bool beside = GENERATE(false, true);
+  std::optional<SecondConnection> second;
+  if (beside) second.emplace();
   ArchiveFixture f;
   const std::string a = f.Add("customers", R"({"name":"甲"})");
   const std::string b = f.Add("customers", R"({"name":"乙"})");
@@ -173,6 +178,16 @@ TEST_CASE("reports: rfm scores recency from the last contact or purchase, freque
   std::vector<std::pair<std::string, int64_t>> segments;
   for (const auto& m : doc["segments"].GetObject()) segments.emplace_back(m.name.GetString(), m.value.GetInt64());
   CHECK(segments == std::vector<std::pair<std::string, int64_t>>{{"111", 1}, {"222", 1}, {"444", 1}});
+  // Inside a transaction of the caller's, what it wrote counts (a second connection would
+  // not see it).
+  auto txn = f.store->Begin(TxnMode::kImmediate);
+  REQUIRE(txn.ok());
+  f.Add("visits", R"({"channel":"visit","visited_at":"2026-01-30T02:00:00Z"})", c);
+  auto during = Report(f, "rfm", Period(nullptr, "2026-01-31"));
+  for (const auto& row : during["by_customer"].GetArray()) {
+    if (row["customer_id"].GetString() == c) CHECK(row["recency_days"].GetInt64() == 1);
+  }
+  REQUIRE(txn->Rollback().ok());
 }
 
 TEST_CASE("reports: effect divides done by planned contacts and credits opportunities won") {
