@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -40,13 +41,29 @@ Status Malformed(const std::string& where, const std::string& what) {
 }
 
 // `where` + `part` + `column` names the value in an error (built only then).
-Result<Value> ReadValue(const JValue& v, const std::string& where, const char* part, const std::string& column) {
+// A cell's value; none when `v` is not null, a number or a string.
+std::optional<Value> CellValue(const JValue& v) {
   if (v.IsNull()) return Value{};
   if (v.IsString()) return Value{std::string(v.GetString(), v.GetStringLength())};
   if (v.IsInt64()) return Value{v.GetInt64()};
   if (v.IsDouble()) return Value{v.GetDouble()};
-  return Malformed(where + part + column,
-                   std::string("a cell value must be null, a number or a string, not ") + JsonTypeName(v));
+  return std::nullopt;
+}
+
+Status NotAValue(const std::string& where, const JValue& v) {
+  return Malformed(where, std::string("a cell value must be null, a number or a string, not ") + JsonTypeName(v));
+}
+
+Result<Value> ReadValue(const JValue& v, const std::string& where, const char* part, const std::string& column) {
+  if (auto value = CellValue(v)) return std::move(*value);
+  return NotAValue(where + part + column, v);
+}
+
+// The value at row `i` of column `k` of a block; its place is spelled out only for an
+// error (a block holds a hundred thousand cells).
+Result<Value> ReadBlockValue(const JValue& v, const std::string& where, size_t k, size_t i) {
+  if (auto value = CellValue(v)) return std::move(*value);
+  return NotAValue(where + ".v[" + std::to_string(k) + "][" + std::to_string(i) + "]", v);
 }
 
 // Accessors that say exactly which field is missing or of the wrong type.
@@ -451,8 +468,7 @@ Status ReadCreateBlock(const JValue& v, const std::string& where, std::vector<Pu
     for (size_t k = 0; k < shape.columns.size(); ++k) {
       const JValue& cell = (*shape.values)[static_cast<rapidjson::SizeType>(k)][index];
       if (cell.IsNull()) continue;
-      const std::string cell_where = where + ".v[" + std::to_string(k) + "]";
-      FB_ASSIGN_OR_RETURN(Value value, ReadValue(cell, cell_where, "[", std::to_string(i) + "]"));
+      FB_ASSIGN_OR_RETURN(Value value, ReadBlockValue(cell, where, k, i));
       PushCell& pc = c.cells.emplace_back();
       pc.column = shape.columns[k];
       pc.value = std::move(value);
@@ -492,7 +508,7 @@ Status ReadRowBlock(const JValue& v, const std::string& where, std::vector<WireR
     for (size_t k = 0; k < shape.columns.size(); ++k) {
       const JValue& cell = (*shape.values)[static_cast<rapidjson::SizeType>(k)][index];
       if (cell.IsNull()) continue;
-      FB_ASSIGN_OR_RETURN(Value value, ReadValue(cell, where + ".v[" + std::to_string(k) + "]", "[", std::to_string(i) + "]"));
+      FB_ASSIGN_OR_RETURN(Value value, ReadBlockValue(cell, where, k, i));
       row.cells.emplace_back(shape.columns[k], std::move(value));
     }
   }
