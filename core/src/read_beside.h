@@ -59,9 +59,9 @@ class ReadBeside {
   using Read = std::function<Status(sqlite3* db, const Store* store)>;
 
   // Whether a second connection is worth it for `store`, asked before its transaction
-  // begins: no transaction of the caller's is open (its writes would not be seen there),
-  // and the book holds enough customers to repay the second connection's parse of the
-  // whole schema (~6 ms) before it reads.
+  // begins: the device has more than one core, no transaction of the caller's is open (its
+  // writes would not be seen there), and the book holds enough customers to repay the
+  // second connection's parse of the whole schema (~6 ms) before it reads.
   static Result<bool> Worthwhile(Store& store);
 
   // In a deferred transaction of `store` that has not read yet: its snapshot starts here.
