@@ -3,7 +3,10 @@
 // starting at once migrate the schema once.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <future>
+
+#include <sqlite3.h>
 
 #include "fieldbook/core/env.h"
 #include "fieldbook/server/pg_backend.h"
@@ -174,4 +177,104 @@ TEST_CASE("PostgreSQL pages stop at the byte budget too; a row larger than it st
   TempDir dir;
   TestServer server(std::move(backend).value());
   CheckPageByteBudget(server, dir);
+}
+
+namespace {
+
+// Moves of two roots, interleaved, then read back one root at a time.
+void CheckMovesOfOneRoot(server::ServerBackend& backend) {
+  auto opened = backend.OpenSession();
+  REQUIRE(opened.ok());
+  server::ServerSession& s = **opened;
+  REQUIRE(s.BeginWrite("t1").ok());
+  for (int i = 1; i <= 6; ++i) {
+    const server::ScopeChange move{i, i % 2 == 1 ? "root-a" : "root-b", {"agent-" + std::to_string(i), "team-1"},
+                                   {"agent-" + std::to_string(i + 1), "team-1"}};
+    REQUIRE(s.LogScopeChange("t1", move).ok());
+  }
+  REQUIRE(s.Commit().ok());
+  REQUIRE(s.BeginWrite("t2").ok());
+  REQUIRE(s.LogScopeChange("t2", {7, "root-a", {"agent-9", "team-2"}, {"agent-8", "team-2"}}).ok());
+  REQUIRE(s.Commit().ok());
+  auto a = s.ScopeChangesOf("t1", "root-a");
+  INFO(a.status().ToString());
+  REQUIRE(a.ok());
+  REQUIRE(a->size() == 3);
+  CHECK((*a)[0].seq == 1);
+  CHECK((*a)[1].seq == 3);
+  CHECK((*a)[1].before.owner == "agent-3");
+  CHECK((*a)[1].after.owner == "agent-4");
+  CHECK((*a)[2].seq == 5);
+  auto b = s.ScopeChangesOf("t1", "root-b");
+  REQUIRE(b.ok());
+  CHECK(b->size() == 3);
+  auto other = s.ScopeChangesOf("t2", "root-a");
+  REQUIRE(other.ok());
+  REQUIRE(other->size() == 1);
+  CHECK(other->front().before.owner == "agent-9");
+  auto none = s.ScopeChangesOf("t1", "root-c");
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+}
+
+}  // namespace
+
+TEST_CASE("one root's moves are read by root, on SQLite and PostgreSQL", "[server][reassign]") {
+  SECTION("SQLite") {
+    TempDir dir;
+    auto backend = server::OpenSqliteBackend(dir.File("server.db"));
+    REQUIRE(backend.ok());
+    CheckMovesOfOneRoot(**backend);
+  }
+  SECTION("PostgreSQL") {
+    if (!server::PostgresBackendBuilt()) return;
+    auto cluster = PostgresCluster::Shared();
+    INFO(cluster.status().ToString());
+    REQUIRE(cluster.ok());
+    auto database = (*cluster)->CreateDatabase();
+    REQUIRE(database.ok());
+    auto backend = server::OpenPostgresBackend(*database);
+    INFO(backend.status().ToString());
+    REQUIRE(backend.ok());
+    CheckMovesOfOneRoot(**backend);
+  }
+}
+
+TEST_CASE("a SQLite server store from before the move index gets it when opened", "[server][reassign]") {
+  TempDir dir;
+  const std::string path = dir.File("server.db");
+  {
+    auto backend = server::OpenSqliteBackend(path);
+    REQUIRE(backend.ok());
+  }
+  // The file as SQLite sees it, beside the backend.
+  auto sql = [&](const char* text) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    int64_t count = -1;
+    char* error = nullptr;
+    const int rc = sqlite3_exec(
+        db, text,
+        [](void* out, int, char** values, char**) {
+          *static_cast<int64_t*>(out) = values[0] ? std::atoll(values[0]) : 0;
+          return 0;
+        },
+        &count, &error);
+    INFO((error ? error : ""));
+    sqlite3_free(error);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+    return count;
+  };
+  auto index_count = [&] { return sql("SELECT count(*) FROM sqlite_master WHERE name = 'srv_scope_log_root'"); };
+  REQUIRE(index_count() == 1);
+  // As the previous version left it.
+  sql("DROP INDEX srv_scope_log_root; UPDATE fb_schema SET version = 2 WHERE component = 'server'");
+  REQUIRE(index_count() == 0);
+  auto backend = server::OpenSqliteBackend(path);
+  INFO(backend.status().ToString());
+  REQUIRE(backend.ok());
+  CheckMovesOfOneRoot(**backend);
+  backend->reset();
+  CHECK(index_count() == 1);
 }

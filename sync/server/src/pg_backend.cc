@@ -77,6 +77,8 @@ const char* const kMigrations[] = {
     "CREATE TABLE srv_blob_refs (tenant TEXT NOT NULL, tbl TEXT NOT NULL, row_id TEXT NOT NULL, col TEXT NOT NULL,"
     " sha256 TEXT NOT NULL, PRIMARY KEY (tenant, tbl, row_id, col, sha256));"
     "CREATE INDEX srv_blob_refs_sha ON srv_blob_refs (tenant, sha256);",
+    // 3: one root's moves without reading the tenant's whole move log
+    "CREATE INDEX srv_scope_log_root ON srv_scope_log (tenant, root_id, seq);",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 
@@ -354,6 +356,15 @@ class PgSession final : public ServerSession {
                                               " FROM srv_scope_log WHERE tenant = $1 AND seq > $2 AND seq <= $3"
                                               " ORDER BY seq",
                                               {P(tenant), P(after), P(upto)}));
+    return Moves(r);
+  }
+  Result<std::vector<ScopeChange>> ScopeChangesOf(const std::string& tenant, const std::string& root_id) override {
+    FB_ASSIGN_OR_RETURN(PgResult r, Read("SELECT seq, root_id, old_owner, old_team, new_owner, new_team"
+                                              " FROM srv_scope_log WHERE tenant = $1 AND root_id = $2 ORDER BY seq",
+                                              {P(tenant), P(root_id)}));
+    return Moves(r);
+  }
+  static std::vector<ScopeChange> Moves(const PgResult& r) {
     std::vector<ScopeChange> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
       const PGresult* x = r.get();

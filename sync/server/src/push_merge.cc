@@ -354,12 +354,11 @@ class PushApplier {
   }
 
   // True when the root once left this caller's scope: the caller's devices held it. The
-  // tenant's move log is read once per root and batch, however many writes fall under it.
+  // root's moves are read once per batch, however many writes fall under it.
   Result<bool> MovedAway(const std::string& root) {
     auto known = moved_away_.find(root);
     if (known != moved_away_.end()) return known->second;
-    FB_ASSIGN_OR_RETURN(std::vector<ScopeChange> moves,
-                        s_.ScopeChanges(tenant_, 0, std::numeric_limits<int64_t>::max()));
+    FB_ASSIGN_OR_RETURN(std::vector<ScopeChange> moves, s_.ScopeChangesOf(tenant_, root));
     const Scope scope = who_.scope();
     const bool moved = std::any_of(moves.begin(), moves.end(), [&](const ScopeChange& m) {
       return m.root_id == root && scope.Covers(m.before) && !scope.Covers(m.after);

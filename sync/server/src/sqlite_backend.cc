@@ -30,10 +30,18 @@ Status CreateBlobTables(Store& store) {
       "CREATE INDEX srv_blob_refs_sha ON srv_blob_refs(tenant, sha256);");
 }
 
+// Version 3: one root's moves are found without reading the tenant's whole move log.
+Status IndexMovesByRoot(Store& store) {
+  return store.Exec("CREATE INDEX srv_scope_log_root ON srv_scope_log(tenant, root_id, seq);");
+}
+
 Status CreateServerTables(Store& store, int from) {
-  if (from >= 1) return from >= 2 ? Status::Ok() : CreateBlobTables(store);
+  if (from >= 1) {
+    if (from < 2) FB_RETURN_IF_ERROR(CreateBlobTables(store));
+    return from < 3 ? IndexMovesByRoot(store) : Status::Ok();
+  }
   FB_RETURN_IF_ERROR(CreateBlobTables(store));
-  return store.Exec(
+  FB_RETURN_IF_ERROR(store.Exec(
       "CREATE TABLE srv_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;"
       "CREATE TABLE srv_tenants (tenant TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0) STRICT;"
       "CREATE TABLE srv_rows (tenant TEXT NOT NULL, tbl TEXT NOT NULL, row_id TEXT NOT NULL, root_id TEXT NOT NULL,"
@@ -56,7 +64,8 @@ Status CreateServerTables(Store& store, int from) {
       "CREATE TABLE srv_devices (tenant TEXT NOT NULL, site TEXT NOT NULL, agent TEXT NOT NULL, team TEXT NOT NULL,"
       " last_sync_ms INTEGER NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0,"
       " resync INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tenant, site)) STRICT, WITHOUT ROWID;"
-      "CREATE TABLE srv_revoked_tokens (token_id TEXT PRIMARY KEY, revoked_ms INTEGER NOT NULL) STRICT;");
+      "CREATE TABLE srv_revoked_tokens (token_id TEXT PRIMARY KEY, revoked_ms INTEGER NOT NULL) STRICT;"));
+  return IndexMovesByRoot(store);
 }
 
 class SqliteSession final : public ServerSession {
@@ -201,6 +210,16 @@ class SqliteSession final : public ServerSession {
         "SELECT seq, root_id, old_owner, old_team, new_owner, new_team FROM srv_scope_log "
         "WHERE tenant = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq"));
     st.Bind(1, tenant).Bind(2, after).Bind(3, upto);
+    return ReadMoves(st);
+  }
+  Result<std::vector<ScopeChange>> ScopeChangesOf(const std::string& tenant, const std::string& root_id) override {
+    FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
+        "SELECT seq, root_id, old_owner, old_team, new_owner, new_team FROM srv_scope_log "
+        "WHERE tenant = ?1 AND root_id = ?2 ORDER BY seq"));
+    st.Bind(1, tenant).Bind(2, root_id);
+    return ReadMoves(st);
+  }
+  static Result<std::vector<ScopeChange>> ReadMoves(Statement& st) {
     std::vector<ScopeChange> out;
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -476,7 +495,7 @@ class SqliteBackend final : public ServerBackend {
     options.registry = &NoSyncedTables();
     options.busy_timeout_ms = 30000;
     FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(path, options));
-    FB_RETURN_IF_ERROR(store->EnsureComponent({"server", 2, CreateServerTables}));
+    FB_RETURN_IF_ERROR(store->EnsureComponent({"server", 3, CreateServerTables}));
     // Replaced and erased values are overwritten, not left in freed pages.
     FB_RETURN_IF_ERROR(store->Exec("PRAGMA secure_delete=ON"));
     return store;

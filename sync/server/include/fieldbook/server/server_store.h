@@ -150,6 +150,8 @@ class ServerSession {
   virtual Status LogScopeChange(const std::string& tenant, const ScopeChange& change) = 0;
   virtual Result<std::vector<ScopeChange>> ScopeChanges(const std::string& tenant, int64_t after_seq,
                                                         int64_t upto_seq) = 0;
+  // Every move of one root, in seq order (an index keeps this from reading the whole log).
+  virtual Result<std::vector<ScopeChange>> ScopeChangesOf(const std::string& tenant, const std::string& root_id) = 0;
 
   // Acknowledged batches: (applied, conflicts) when this batch id was committed before.
   virtual Result<std::optional<std::pair<int64_t, int64_t>>> GetBatch(const std::string& tenant, const std::string& site,
