@@ -93,8 +93,10 @@ Result<Date> ParseDate(std::string_view s) {
       !ReadDigits(s, 5, 2, &d.month) || !ReadDigits(s, 8, 2, &d.day)) {
     return Status(ErrorCode::kInvalidField, "not a date in YYYY-MM-DD form");
   }
-  if (d.year < 1900 || d.year > 2200 || d.month < 1 || d.month > 12 || d.day < 1 ||
-      d.day > DaysInMonth(d.year, d.month)) {
+  if (d.year < 1900 || d.year > 2200) {
+    return Status(ErrorCode::kInvalidField, "outside the years 1900-2200: " + std::string(s));
+  }
+  if (d.month < 1 || d.month > 12 || d.day < 1 || d.day > DaysInMonth(d.year, d.month)) {
     return Status(ErrorCode::kInvalidField, "no such calendar day: " + std::string(s));
   }
   return d;

@@ -57,6 +57,11 @@ TEST_CASE("calendar dates parse strictly and do arithmetic across leap years", "
   CHECK(ParseDate("2024-02-29").ok());
   CHECK(!ParseDate("2023-02-29").ok());
   CHECK(!ParseDate("2024-2-9").ok());
+  // A year the archive does not hold is said to be one, not called a day that does not exist.
+  CHECK(ParseDate("9999-12-31").status().message().find("1900-2200") != std::string::npos);
+  CHECK(ParseDate("1899-12-31").status().message().find("1900-2200") != std::string::npos);
+  CHECK(ParseDate("2200-12-31").ok());
+  CHECK(ParseDate("2023-02-29").status().message().find("no such calendar day") != std::string::npos);
   CHECK(ParseDate("2024-01-31")->AddMonths(1).ToString() == "2024-02-29");
   CHECK((Date{7, 1, 9}).ToString() == "0007-01-09");
   CHECK((Date{9999, 12, 31}).ToString() == "9999-12-31");
