@@ -79,7 +79,9 @@ void ReadBeside::Open() {
     db_.reset();
     return;
   }
-  sqlite3_busy_timeout(db, 5000);
+  // It waits little for a lock (a WAL reader seldom has to): the profile's connection,
+  // which waits as long as the profile does, reads instead.
+  sqlite3_busy_timeout(db, 200);
   const auto version = DataVersion(db);
   if (!version) {
     db_.reset();
