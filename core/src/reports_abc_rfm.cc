@@ -7,6 +7,7 @@
 
 #include "id_index.h"
 #include "reports_internal.h"
+#include "text_arena.h"
 
 namespace fieldbook::reports {
 namespace {
@@ -139,22 +140,17 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
   // customers are read on this one (see ReadBeside), then joined to them.
   struct Side {
     struct Visit {
-      size_t id_off, id_len;
+      TextRef customer;
       int64_t ms;
     };
     struct Policy {
-      size_t id_off, id_len, date_off, date_len;
+      TextRef customer, date;
       bool in_period;
       std::optional<int64_t> premium;
     };
-    std::string text;
+    TextArena text;
     std::vector<Visit> visits;
     std::vector<Policy> policies;
-    size_t Add(std::string_view s) {
-      text.append(s);
-      return text.size() - s.size();
-    }
-    std::string_view View(size_t off, size_t len) const { return std::string_view(text).substr(off, len); }
   } side;
   ReadBeside beside(store, scope.share, [&](sqlite3* db, const Store* profile) -> Status {
     side = Side{};
@@ -167,8 +163,7 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
         FB_ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) break;
         if (st.Int(1) > scope.to_end_ms) continue;
-        const std::string_view id = st.Text(0);
-        side.visits.push_back(Side::Visit{side.Add(id), id.size(), st.Int(1)});
+        side.visits.push_back(Side::Visit{side.text.Add(st.Text(0)), st.Int(1)});
       }
     }
     RawQuery st(db, profile);
@@ -180,25 +175,27 @@ Result<std::string> Rfm(Store& store, const Scope& scope, bool details) {
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      const std::string_view id = st.Text(0), date = st.Text(1);
-      const size_t id_off = side.Add(id);
-      side.policies.push_back(Side::Policy{id_off, id.size(), side.Add(date), date.size(), st.Int(2) != 0, st.OptInt(3)});
+      const TextRef customer = side.text.Add(st.Text(0));
+      side.policies.push_back(Side::Policy{customer, side.text.Add(st.Text(1)), st.Int(2) != 0, st.OptInt(3)});
+    }
+    if (side.text.full()) {
+      return Status(ErrorCode::kInvalidArgument, "more visits and policies than one report can read");
     }
     return Status::Ok();
   });
   FB_ASSIGN_OR_RETURN(IdIndex ids, CustomersInScope(store, scope, ", c.last_contact_at", add));
   FB_RETURN_IF_ERROR(beside.Finish());
   for (const Side::Visit& v : side.visits) {
-    const uint32_t at = ids.Find(side.View(v.id_off, v.id_len));
+    const uint32_t at = ids.Find(side.text.View(v.customer));
     if (at == IdIndex::kNone) continue;
     latest(tally[at].last_contact_ms, v.ms);
     if (v.ms >= scope.from_ms) ++tally[at].frequency;
   }
   for (const Side::Policy& p : side.policies) {
-    const uint32_t at = ids.Find(side.View(p.id_off, p.id_len));
+    const uint32_t at = ids.Find(side.text.View(p.customer));
     if (at == IdIndex::kNone) continue;
     Tally& t = tally[at];
-    const std::string_view date = side.View(p.date_off, p.date_len);
+    const std::string_view date = side.text.View(p.date);
     if (!t.last_policy_date || *t.last_policy_date < date) t.last_policy_date = std::string(date);
     if (p.in_period) ++t.frequency;
     if (p.premium) t.monetary += *p.premium;
