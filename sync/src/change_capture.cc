@@ -303,6 +303,13 @@ Status SetFixedNow(Store& store, std::optional<int64_t> now_ms) {
   return st.Bind(1, now_ms).Run();
 }
 
+Result<bool> AnyPending(Store& store) {
+  FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
+      "SELECT EXISTS (SELECT 1 FROM fb_rows WHERE pending = 1) OR EXISTS (SELECT 1 FROM fb_cells WHERE pending = 1)"));
+  FB_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row && st.Int(0) == 1;
+}
+
 Result<int64_t> PendingRowCount(Store& store) {
   FB_ASSIGN_OR_RETURN(Statement st, store.Prepare(
       "SELECT count(*) FROM (SELECT tbl, row_id FROM fb_rows WHERE pending = 1 "

@@ -62,10 +62,86 @@ class DeferredExchange : public PendingExchange {
   HttpRequest request_;
 };
 
+HttpRequest WireRequest(std::string body, const SyncOptions& options) {
+  HttpRequest http;
+  http.path = "/v1/sync";
+  http.headers = {{"Content-Type", "application/json"}, {"Accept-Encoding", "gzip"}};
+  if (!options.token.empty()) http.headers.emplace_back("Authorization", "Bearer " + options.token);
+  if (body.size() > kGzipThreshold) {
+    body = Gzip(body, GzipLevelFor(body.size()));
+    http.headers.emplace_back("Content-Encoding", "gzip");
+  }
+  http.body = std::move(body);
+  return http;
+}
+
 }  // namespace
 
 std::unique_ptr<PendingExchange> Transport::Start(HttpRequest request) {
   return std::make_unique<DeferredExchange>(*this, std::move(request));
+}
+
+Result<int64_t> SyncClient::NextBoundary(const SyncOptions& options, int64_t after, int64_t local_seq) {
+  FB_ASSIGN_OR_RETURN(Statement first, store_.Prepare(
+      // A compound ORDER BY merges the two pending indexes instead of sorting.
+      "SELECT local_seq FROM fb_rows WHERE pending = 1 AND local_seq > ?2 "
+      "UNION ALL SELECT local_seq FROM fb_cells WHERE pending = 1 AND local_seq > ?2 ORDER BY 1 LIMIT 1 OFFSET ?1"));
+  first.Bind(1, static_cast<int64_t>(std::max(1, options.push_limit))).Bind(2, after);
+  FB_ASSIGN_OR_RETURN(bool over, first.Step());
+  int64_t boundary = over ? first.Int(0) - 1 : local_seq;
+  first.Reset();
+  if (over) {
+    // The cells of one write share its local_seq and travel together: when more of them
+    // than a batch holds come first, the batch takes that whole write.
+    first.Bind(1, int64_t{0}).Bind(2, after);
+    FB_ASSIGN_OR_RETURN(bool any_pending, first.Step());
+    if (any_pending) boundary = std::max(boundary, first.Int(0));
+    first.Reset();
+    // A customer deleted here took its archive with it, one tombstone per row: they go
+    // up together, or a child's tombstone could be kept while the customer's deletion,
+    // in a later batch, loses to a concurrent edit.
+    FB_ASSIGN_OR_RETURN(Statement cascade, store_.Prepare(
+        "SELECT max(o.local_seq) FROM fb_rows d JOIN fb_rows o ON o.root_id = d.root_id "
+        "WHERE d.pending = 1 AND d.deleted = 1 AND d.local_seq > ?2 AND d.local_seq <= ?1 AND o.pending = 1 "
+        "AND o.deleted = 1"));
+    cascade.Bind(1, boundary).Bind(2, after);
+    FB_ASSIGN_OR_RETURN(bool row, cascade.Step());
+    if (row && !cascade.IsNull(0)) boundary = std::max(boundary, cascade.Int(0));
+  }
+  FB_ASSIGN_OR_RETURN(Statement any, store_.Prepare(
+      "SELECT EXISTS (SELECT 1 FROM fb_rows WHERE pending = 1 AND local_seq > ?2 AND local_seq <= ?1) OR "
+      "EXISTS (SELECT 1 FROM fb_cells WHERE pending = 1 AND local_seq > ?2 AND local_seq <= ?1)"));
+  any.Bind(1, boundary).Bind(2, after);
+  FB_ASSIGN_OR_RETURN(bool row, any.Step());
+  return row && any.Int(0) == 1 ? boundary : 0;
+}
+
+Status SyncClient::EncodeBatch(const SyncState& state, const SyncOptions& options, const SyncResponse* ahead,
+                               Batch& batch) {
+  SyncRequest header;
+  header.request = batch.request;
+  header.site = state.site;
+  header.batch_id = batch.id;
+  header.cursor = ahead ? ahead->cursor : state.cursor;
+  header.epoch = ahead ? ahead->epoch : state.epoch;
+  batch.cursor = header.cursor;
+  batch.ahead = ahead != nullptr;
+  header.limit = options.page_limit;
+  header.blocks = true;
+  RequestWriter writer(header);
+  if (!batch.id.empty()) {
+    // The newest stamp the batch carries (the same on every retry): once acknowledged,
+    // the server holds it and a clock correction must stay above it.
+    batch.newest = 0;
+    FB_RETURN_IF_ERROR(CollectChanges(batch.after, batch.boundary, [&](const PushChange& change) {
+      writer.Add(change);
+      batch.newest = std::max(batch.newest, change.hlc);
+      for (const auto& cell : change.cells) batch.newest = std::max(batch.newest, cell.hlc);
+    }));
+  }
+  batch.changes = writer.count();
+  batch.body = writer.Finish();
+  return Status::Ok();
 }
 
 Result<SyncClient::Batch> SyncClient::PrepareBatch(const SyncOptions& options, const SyncResponse* ahead) {
@@ -85,72 +161,43 @@ Result<SyncClient::Batch> SyncClient::PrepareBatch(const SyncOptions& options, c
     batch.id = state.batch_id;
     batch.boundary = state.batch_seq;
   } else {
-    FB_ASSIGN_OR_RETURN(Statement first, store_.Prepare(
-        // A compound ORDER BY merges the two pending indexes instead of sorting.
-        "SELECT local_seq FROM fb_rows WHERE pending = 1 "
-        "UNION ALL SELECT local_seq FROM fb_cells WHERE pending = 1 ORDER BY 1 LIMIT 1 OFFSET ?1"));
-    first.Bind(1, static_cast<int64_t>(std::max(1, options.push_limit)));
-    FB_ASSIGN_OR_RETURN(bool over, first.Step());
-    int64_t boundary = over ? first.Int(0) - 1 : state.local_seq;
-    first.Reset();
-    if (over) {
-      // The cells of one write share its local_seq and travel together: when more of them
-      // than a batch holds come first, the batch takes that whole write.
-      first.Bind(1, int64_t{0});
-      FB_ASSIGN_OR_RETURN(bool any_pending, first.Step());
-      if (any_pending) boundary = std::max(boundary, first.Int(0));
-      first.Reset();
-      // A customer deleted here took its archive with it, one tombstone per row: they go
-      // up together, or a child's tombstone could be kept while the customer's deletion,
-      // in a later batch, loses to a concurrent edit.
-      FB_ASSIGN_OR_RETURN(Statement cascade, store_.Prepare(
-          "SELECT max(o.local_seq) FROM fb_rows d JOIN fb_rows o ON o.root_id = d.root_id "
-          "WHERE d.pending = 1 AND d.deleted = 1 AND d.local_seq <= ?1 AND o.pending = 1 AND o.deleted = 1"));
-      cascade.Bind(1, boundary);
-      FB_ASSIGN_OR_RETURN(bool row, cascade.Step());
-      if (row && !cascade.IsNull(0)) boundary = std::max(boundary, cascade.Int(0));
-    }
-    FB_ASSIGN_OR_RETURN(Statement any, store_.Prepare(
-        "SELECT EXISTS (SELECT 1 FROM fb_rows WHERE pending = 1 AND local_seq <= ?1) OR "
-        "EXISTS (SELECT 1 FROM fb_cells WHERE pending = 1 AND local_seq <= ?1)"));
-    any.Bind(1, boundary);
-    FB_ASSIGN_OR_RETURN(bool row, any.Step());
-    if (row && any.Int(0) == 1) {
+    FB_ASSIGN_OR_RETURN(int64_t boundary, NextBoundary(options, 0, state.local_seq));
+    if (boundary > 0) {
       batch.id = NewUuidV7(store_.env());
       batch.boundary = boundary;
       FB_ASSIGN_OR_RETURN(Statement save, store_.Prepare("UPDATE fb_sync_state SET batch_id = ?1, batch_seq = ?2 WHERE id = 1"));
       FB_RETURN_IF_ERROR(save.Bind(1, batch.id).Bind(2, batch.boundary).Run());
     }
   }
-  SyncRequest header;
-  header.request = batch.request;
-  header.site = state.site;
-  header.batch_id = batch.id;
-  header.cursor = ahead ? ahead->cursor : state.cursor;
-  header.epoch = ahead ? ahead->epoch : state.epoch;
-  batch.cursor = header.cursor;
-  batch.ahead = ahead != nullptr;
-  header.limit = options.page_limit;
-  header.blocks = true;
-  RequestWriter writer(header);
-  if (!batch.id.empty()) {
-    // The newest stamp the batch carries (the same on every retry): once acknowledged,
-    // the server holds it and a clock correction must stay above it.
-    Hlc newest = 0;
-    FB_RETURN_IF_ERROR(CollectChanges(batch.boundary, [&](const PushChange& change) {
-      writer.Add(change);
-      newest = std::max(newest, change.hlc);
-      for (const auto& cell : change.cells) newest = std::max(newest, cell.hlc);
-    }));
-    if (state.batch_id.empty()) {
-      FB_ASSIGN_OR_RETURN(Statement save, store_.Prepare("UPDATE fb_sync_state SET batch_hlc = ?1 WHERE id = 1"));
-      FB_RETURN_IF_ERROR(save.Bind(1, newest).Run());
-    }
+  FB_RETURN_IF_ERROR(EncodeBatch(state, options, ahead, batch));
+  if (!batch.id.empty() && state.batch_id.empty()) {
+    FB_ASSIGN_OR_RETURN(Statement save, store_.Prepare("UPDATE fb_sync_state SET batch_hlc = ?1 WHERE id = 1"));
+    FB_RETURN_IF_ERROR(save.Bind(1, batch.newest).Run());
   }
-  batch.changes = writer.count();
-  batch.body = writer.Finish();
   FB_RETURN_IF_ERROR(txn.Commit());
   return batch;
+}
+
+Result<std::optional<SyncClient::Batch>> SyncClient::SpeculateBatch(const SyncOptions& options, const Batch& in_flight) {
+  // Read only: the batch becomes this device's batch (and its request number taken) only
+  // when it is adopted, in the transaction that acknowledges the one in flight.
+  FB_ASSIGN_OR_RETURN(Transaction txn, store_.Begin(TxnMode::kDeferred));
+  FB_ASSIGN_OR_RETURN(SyncState state, LoadSyncState(store_));
+  if (state.batch_id != in_flight.id) return std::optional<Batch>();
+  FB_ASSIGN_OR_RETURN(int64_t boundary, NextBoundary(options, in_flight.boundary, state.local_seq));
+  if (boundary == 0) return std::optional<Batch>();
+  FB_ASSIGN_OR_RETURN(Statement number, store_.Prepare("SELECT request_seq FROM fb_sync_state WHERE id = 1"));
+  FB_ASSIGN_OR_RETURN(bool numbered, number.Step());
+  if (!numbered) return Status(ErrorCode::kNotInitialized, "sync state missing");
+  Batch batch;
+  batch.request = number.Int(0) + 1;
+  number.Reset();
+  batch.id = NewUuidV7(store_.env());
+  batch.after = in_flight.boundary;
+  batch.boundary = boundary;
+  FB_RETURN_IF_ERROR(EncodeBatch(state, options, nullptr, batch));
+  FB_RETURN_IF_ERROR(txn.Commit());
+  return std::optional<Batch>(std::move(batch));
 }
 
 Status SyncClient::CorrectClock(int64_t server_time) {
@@ -200,7 +247,9 @@ Status SyncClient::CorrectClock(int64_t server_time) {
   return txn.Commit();
 }
 
-Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batch, SyncReport& report, bool* taken) {
+Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batch, SyncReport& report, bool* taken,
+                                 const Batch* next, bool* adopted) {
+  if (adopted) *adopted = false;
   if (taken) *taken = false;
   FB_ASSIGN_OR_RETURN(Transaction txn, store_.Begin());
   FB_ASSIGN_OR_RETURN(SyncState state, LoadSyncState(store_));
@@ -215,6 +264,15 @@ Status SyncClient::ApplyResponse(const SyncResponse& response, const Batch& batc
         "batch_hlc = 0 WHERE id = 1"));
     if (batch.id == state.batch_id) report.pushed += batch.changes;
     report.conflicts += response.conflicts;
+    if (next && adopted) {
+      // The batch encoded while this one travelled becomes the device's batch, unless a
+      // request was numbered meanwhile. Edits made in between go in a later batch.
+      FB_ASSIGN_OR_RETURN(Statement adopt, store_.Prepare(
+          "UPDATE fb_sync_state SET request_seq = ?1, batch_id = ?2, batch_seq = ?3, batch_hlc = ?4 "
+          "WHERE id = 1 AND request_seq = ?1 - 1 AND batch_id = ''"));
+      FB_RETURN_IF_ERROR(adopt.Bind(1, next->request).Bind(2, next->id).Bind(3, next->boundary).Bind(4, next->newest).Run());
+      *adopted = store_.changes() == 1;
+    }
   }
   int64_t cursor = state.cursor;
   const bool restart = response.reset || (!state.epoch.empty() && state.epoch != response.epoch);
@@ -255,6 +313,7 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
   }
   bool clock_corrected = false;
   std::optional<HeldPage> held;  // received, to be applied while the next page travels
+  std::optional<Batch> next;     // adopted: the next request, already encoded
   for (;;) {
     if (options.cancel && options.cancel->load()) {
       return Status(ErrorCode::kCancelled, "sync cancelled; nothing lost, it resumes next time");
@@ -263,20 +322,25 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
       return Status(ErrorCode::kServerError, "sync did not finish within " + std::to_string(options.max_round_trips) +
                                                  " round trips");
     }
-    FB_ASSIGN_OR_RETURN(Batch batch, PrepareBatch(options, held ? &held->response : nullptr));
-    std::string body = std::move(batch.body);
-    HttpRequest http;
-    http.path = "/v1/sync";
-    http.headers = {{"Content-Type", "application/json"}, {"Accept-Encoding", "gzip"}};
-    if (!options.token.empty()) http.headers.emplace_back("Authorization", "Bearer " + options.token);
-    if (body.size() > kGzipThreshold) {
-      body = Gzip(body, GzipLevelFor(body.size()));
-      http.headers.emplace_back("Content-Encoding", "gzip");
+    Batch batch;
+    if (next) {
+      batch = std::move(*next);
+      next.reset();
+    } else {
+      FB_ASSIGN_OR_RETURN(batch, PrepareBatch(options, held ? &held->response : nullptr));
     }
-    http.body = std::move(body);
+    HttpRequest http = batch.wire ? std::move(*batch.wire) : WireRequest(std::move(batch.body), options);
+    batch.wire.reset();
     report.bytes_sent += static_cast<int64_t>(http.body.size());
     ++report.round_trips;
     std::unique_ptr<PendingExchange> exchange = transport_.Start(std::move(http));
+    // While a batch travels, the one after it is read and compressed (the server merges
+    // this one meanwhile). It goes out once this one is acknowledged; see ApplyResponse.
+    std::optional<Batch> speculated;
+    if (!batch.id.empty() && !held) {
+      FB_ASSIGN_OR_RETURN(speculated, SpeculateBatch(options, batch));
+      if (speculated) speculated->wire = WireRequest(std::move(speculated->body), options);
+    }
     if (held) {
       // Written while the next page is prepared and carried. Should this fail, the
       // exchange is abandoned: its page is never applied, the cursor stays where it was.
@@ -325,8 +389,9 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
       held = HeldPage{std::move(response), std::move(batch)};
       continue;
     }
-    bool taken = false;
-    FB_RETURN_IF_ERROR(ApplyResponse(response, batch, report, &taken));
+    bool taken = false, adopted = false;
+    FB_RETURN_IF_ERROR(ApplyResponse(response, batch, report, &taken, speculated ? &*speculated : nullptr, &adopted));
+    if (adopted) next = std::move(speculated);
     if (options.progress) {
       options.progress(SyncProgress{report.pushed, report.pulled, report.round_trips, response.more});
     }
@@ -335,10 +400,11 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
     if (batch.ahead && !taken) continue;
     FB_ASSIGN_OR_RETURN(SyncState after, LoadSyncState(store_));
     const bool acked = batch.id.empty() || after.batch_id.empty();
-    FB_ASSIGN_OR_RETURN(int64_t waiting, PendingRowCount(store_));
-    // Otherwise: more pages, our batch not acknowledged yet (a stale response), or more
-    // local changes than one batch holds.
-    if (!response.more && acked && waiting == 0) break;
+    FB_ASSIGN_OR_RETURN(bool waiting, AnyPending(store_));
+    // Otherwise: more pages, our batch not acknowledged yet (a stale response), more local
+    // changes than one batch holds, or a page not taken (a batch read ahead asked from
+    // the cursor before the page ahead of it was applied): pull once more.
+    if (!response.more && acked && !waiting && !next && taken) break;
   }
   FB_ASSIGN_OR_RETURN(SyncState final_state, LoadSyncState(store_));
   report.cursor = final_state.cursor;

@@ -44,12 +44,13 @@ std::string IdsJson(const std::vector<std::string>& ids) {
 
 }  // namespace
 
-Status SyncClient::CollectChanges(int64_t boundary, const std::function<void(const PushChange&)>& sink) {
+Status SyncClient::CollectChanges(int64_t after, int64_t boundary, const std::function<void(const PushChange&)>& sink) {
   std::map<std::string, std::map<std::string, PendingRow>> by_table;
   {
     FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
-        "SELECT tbl, row_id, hlc, deleted, local_seq, seen FROM fb_rows WHERE pending = 1 AND local_seq <= ?1"));
-    st.Bind(1, boundary);
+        "SELECT tbl, row_id, hlc, deleted, local_seq, seen FROM fb_rows WHERE pending = 1 AND local_seq > ?2 "
+        "AND local_seq <= ?1"));
+    st.Bind(1, boundary).Bind(2, after);
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -64,8 +65,9 @@ Status SyncClient::CollectChanges(int64_t boundary, const std::function<void(con
   {
     FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
         "SELECT c.tbl, c.row_id, c.col, c.hlc, c.seen, c.base_value, c.local_seq, r.root_id FROM fb_cells c "
-        "LEFT JOIN fb_rows r ON r.tbl = c.tbl AND r.row_id = c.row_id WHERE c.pending = 1 AND c.local_seq <= ?1"));
-    st.Bind(1, boundary);
+        "LEFT JOIN fb_rows r ON r.tbl = c.tbl AND r.row_id = c.row_id WHERE c.pending = 1 AND c.local_seq > ?2 "
+        "AND c.local_seq <= ?1"));
+    st.Bind(1, boundary).Bind(2, after);
     for (;;) {
       FB_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;

@@ -67,6 +67,8 @@ Result<SyncState> LoadSyncState(Store& store);
 Status SetFixedNow(Store& store, std::optional<int64_t> now_ms);
 // Number of rows with changes not yet acknowledged by the server.
 Result<int64_t> PendingRowCount(Store& store);
+// Whether any change waits to be acknowledged (PendingRowCount() > 0, without counting).
+Result<bool> AnyPending(Store& store);
 
 // SQL expression of "now" in ms as the triggers see it (wall clock or fixed, plus skew).
 std::string NowMsSql();

@@ -14,6 +14,10 @@
 //   Apply          in one transaction: the acknowledged items stop being pending, the
 //                  page is applied (only if it starts at our cursor: stale or duplicated
 //                  responses are ignored), the cursor advances.
+// When more is pending than one batch holds, the batch after the one in flight is read
+// and compressed while it travels (SpeculateBatch) and adopted, its id persisted, in the
+// transaction that takes the acknowledgement; the server merges one batch while the
+// device prepares the next. A batch not adopted (the answer lost or refused) is dropped.
 // A crash at any point leaves either the state before or after a whole round trip.
 // While more pages follow and the last request pushed nothing, the request for the next
 // page goes out before the page in hand is applied (Transport::Start): the server
@@ -29,6 +33,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +43,8 @@
 #include "fieldbook/sync/protocol.h"
 
 namespace fieldbook::sync {
+
+struct SyncState;
 
 struct HttpRequest {
   std::string method = "POST";
@@ -82,7 +89,7 @@ struct SyncProgress {
 struct SyncOptions {
   std::string token;            // bearer token
   int page_limit = 2500;        // rows per pulled page
-  int push_limit = 10000;       // changed items per pushed batch
+  int push_limit = 2500;        // changed items per pushed batch
   int max_round_trips = 100000;
   std::function<void(const SyncProgress&)> progress;
   const std::atomic<bool>* cancel = nullptr;  // checked between round trips
@@ -116,6 +123,9 @@ class SyncClient {
     std::string body;     // the encoded request (JSON)
     int64_t cursor = 0;   // the cursor the request asks to continue from
     bool ahead = false;   // asked before the page before it was applied (see Sync)
+    int64_t after = 0;    // items with local_seq <= after went in an earlier batch
+    Hlc newest = 0;       // the newest stamp the batch carries
+    std::optional<HttpRequest> wire;  // a speculated batch: the body already compressed
   };
   // A page received and not applied yet: the request for the next one is sent first.
   struct HeldPage {
@@ -125,12 +135,23 @@ class SyncClient {
   // Numbers the next request and encodes it with the batch to (re)send, if any. With
   // `ahead`, the request only pulls, continuing after that page (not yet applied).
   Result<Batch> PrepareBatch(const SyncOptions& options, const SyncResponse* ahead = nullptr);
-  // Hands each pending change up to `boundary` to `sink` in local write order (parents
-  // before their children), one at a time.
-  Status CollectChanges(int64_t boundary, const std::function<void(const PushChange&)>& sink);
+  // The batch that follows `in_flight`, encoded while it travels but not yet this
+  // device's batch (see Sync); nullopt when nothing more is pending.
+  Result<std::optional<Batch>> SpeculateBatch(const SyncOptions& options, const Batch& in_flight);
+  // The last local_seq of the batch of pending items after `after` (at most push_limit of
+  // them, whole writes, a deleted customer's tombstones together); 0 when none is pending.
+  Result<int64_t> NextBoundary(const SyncOptions& options, int64_t after, int64_t local_seq);
+  // Encodes the request carrying `batch` (its changes when it has an id).
+  Status EncodeBatch(const SyncState& state, const SyncOptions& options, const SyncResponse* ahead, Batch& batch);
+  // Hands each pending change in (after, boundary] to `sink` in local write order
+  // (parents before their children), one at a time.
+  Status CollectChanges(int64_t after, int64_t boundary, const std::function<void(const PushChange&)>& sink);
   // Sets *taken (when given) to whether the response's page was applied (its range
   // continues this device's cursor).
-  Status ApplyResponse(const SyncResponse& response, const Batch& batch, SyncReport& report, bool* taken = nullptr);
+  // When the response acknowledges `batch`, `next` (its speculated successor, if any) is
+  // adopted in the same transaction; *adopted says whether it was.
+  Status ApplyResponse(const SyncResponse& response, const Batch& batch, SyncReport& report, bool* taken = nullptr,
+                       const Batch* next = nullptr, bool* adopted = nullptr);
   Status CorrectClock(int64_t server_time);
 
   Store& store_;
