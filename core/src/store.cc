@@ -59,7 +59,7 @@ std::string QuoteIdent(std::string_view name) {
 // ---------------------------------------------------------------- Statement
 
 Statement::Statement(Statement&& o) noexcept
-    : store_(o.store_), stmt_(o.stmt_), owned_(o.owned_), bind_error_(std::move(o.bind_error_)) {
+    : store_(o.store_), stmt_(o.stmt_), in_use_(o.in_use_), bind_error_(std::move(o.bind_error_)) {
   o.stmt_ = nullptr;
   o.store_ = nullptr;
 }
@@ -69,7 +69,7 @@ Statement& Statement::operator=(Statement&& o) noexcept {
     Release();
     store_ = o.store_;
     stmt_ = o.stmt_;
-    owned_ = o.owned_;
+    in_use_ = o.in_use_;
     bind_error_ = std::move(o.bind_error_);
     o.stmt_ = nullptr;
     o.store_ = nullptr;
@@ -81,17 +81,12 @@ Statement::~Statement() { Release(); }
 
 void Statement::Release() {
   if (!stmt_) return;
-  if (owned_) {
+  if (!in_use_) {
     sqlite3_finalize(stmt_);
   } else {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
-    for (auto& [sql, cached] : store_->cache_) {
-      if (cached.stmt == stmt_) {
-        cached.in_use = false;
-        break;
-      }
-    }
+    *in_use_ = false;  // map nodes do not move
   }
   stmt_ = nullptr;
 }
@@ -138,6 +133,15 @@ Statement& Statement::Bind(int index, const Value& v) {
   if (auto* d = std::get_if<double>(&v)) return Bind(index, *d);
   if (auto* s = std::get_if<std::string>(&v)) return Bind(index, std::string_view(*s));
   return BindNull(index);
+}
+
+Statement& Statement::BindUnowned(int index, const Value& v) {
+  if (auto* s = std::get_if<std::string>(&v)) {
+    NoteBind(bind_error_, sqlite3_bind_text64(stmt_, index, s->data(), s->size(), SQLITE_STATIC, SQLITE_UTF8),
+             store_->db_, index);
+    return *this;
+  }
+  return Bind(index, v);
 }
 
 Statement& Statement::Bind(int index, const std::optional<std::string>& v) {
@@ -372,15 +376,15 @@ Result<Statement> Store::Prepare(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end() && !it->second.in_use) {
     it->second.in_use = true;
-    return Statement(this, it->second.stmt, false);
+    return Statement(this, it->second.stmt, &it->second.in_use);
   }
   sqlite3_stmt* stmt = nullptr;
   const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                                     SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return SqliteError(rc, "preparing SQL");
-  if (it != cache_.end()) return Statement(this, stmt, true);  // cached copy is busy
-  cache_.emplace(std::string(sql), CachedStatement{stmt, true});
-  return Statement(this, stmt, false);
+  if (it != cache_.end()) return Statement(this, stmt, nullptr);  // cached copy is busy
+  auto added = cache_.emplace(std::string(sql), CachedStatement{stmt, true}).first;
+  return Statement(this, stmt, &added->second.in_use);
 }
 
 Result<Transaction> Store::Begin(TxnMode mode) {

@@ -69,6 +69,9 @@ class Statement {
   Statement& BindBlob(int index, const void* data, size_t n);
   Statement& BindNull(int index);
   Statement& Bind(int index, const Value& v);
+  // Binds without copying text: `v` must stay alive and unchanged until the statement is
+  // reset or the parameter bound again. For many rows bound from values already in memory.
+  Statement& BindUnowned(int index, const Value& v);
   Statement& Bind(int index, const std::optional<std::string>& v);
   Statement& Bind(int index, const std::optional<int64_t>& v);
 
@@ -94,12 +97,13 @@ class Statement {
 
  private:
   friend class Store;
-  Statement(Store* store, sqlite3_stmt* stmt, bool owned) : store_(store), stmt_(stmt), owned_(owned) {}
+  // `in_use` is the cache entry's flag, or null when the statement is not from the cache.
+  Statement(Store* store, sqlite3_stmt* stmt, bool* in_use) : store_(store), stmt_(stmt), in_use_(in_use) {}
   void Release();
 
   Store* store_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
-  bool owned_ = false;  // true when not from the cache (the cached one was busy)
+  bool* in_use_ = nullptr;  // the cache entry's flag; null when owned (the cached one was busy)
   Status bind_error_;
 };
 
