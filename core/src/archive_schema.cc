@@ -267,6 +267,12 @@ std::vector<SchemaStep> SearchAndIndexes() {
   };
 }
 
+std::vector<InsertTriggerBulkForm> SearchBulkForms() {
+  return {{"customers", "fb_customer_fts_ai",
+           "INSERT OR IGNORE INTO fb_customer_fts_stale(rowid) SELECT rowid FROM customers "
+           "WHERE rowid BETWEEN ?1 AND ?2"}};
+}
+
 }  // namespace
 
 const SchemaRegistry& ArchiveRegistry() {
@@ -282,7 +288,9 @@ const SchemaRegistry& ArchiveRegistry() {
     append(tables, AuditTables());
     append(steps, PinyinSchemaSteps());
     append(steps, AuditSchemaSteps());
-    return SchemaRegistry(std::move(tables), std::move(steps));
+    std::vector<InsertTriggerBulkForm> bulk_forms = SearchBulkForms();
+    append(bulk_forms, PinyinBulkForms());
+    return SchemaRegistry(std::move(tables), std::move(steps), std::move(bulk_forms));
   }();
   return registry;
 }

@@ -224,4 +224,10 @@ std::vector<SchemaStep> PinyinSchemaSteps() {
   };
 }
 
+std::vector<InsertTriggerBulkForm> PinyinBulkForms() {
+  return {{"customers", "fb_customer_pinyin_ai",
+           "INSERT OR REPLACE INTO fb_customer_pinyin(rowid, keys, sort_key) "
+           "SELECT rowid, NULL, NULL FROM customers WHERE rowid BETWEEN ?1 AND ?2"}};
+}
+
 }  // namespace fieldbook

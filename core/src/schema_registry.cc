@@ -21,8 +21,9 @@ int TableSpec::IndexOf(std::string_view column) const {
   return -1;
 }
 
-SchemaRegistry::SchemaRegistry(std::vector<TableSpec> tables, std::vector<SchemaStep> extra)
-    : tables_(std::move(tables)), extra_(std::move(extra)) {
+SchemaRegistry::SchemaRegistry(std::vector<TableSpec> tables, std::vector<SchemaStep> extra,
+                               std::vector<InsertTriggerBulkForm> bulk_forms)
+    : tables_(std::move(tables)), extra_(std::move(extra)), bulk_forms_(std::move(bulk_forms)) {
   // FNV-1a over a canonical description of every declaration.
   uint64_t h = 1469598103934665603ULL;
   auto mix = [&h](std::string_view s) {

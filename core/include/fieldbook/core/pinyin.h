@@ -68,5 +68,7 @@ Status RefreshPinyinIndex(Store& store);
 
 // SQL that keeps fb_customer_pinyin (schema version 2).
 std::vector<SchemaStep> PinyinSchemaSteps();
+// Its insert trigger for many customers at once.
+std::vector<InsertTriggerBulkForm> PinyinBulkForms();
 
 }  // namespace fieldbook

@@ -100,9 +100,20 @@ struct SchemaStep {
   std::string sql;
 };
 
+// An insert trigger a schema step creates, and the same effect for many rows at once:
+// `bulk` does for every row of `table` whose rowid is in [?1, ?2] what `trigger` does for
+// one inserted row. A writer inserting many rows (the sync engine applying a pulled page)
+// may insert them with the triggers off and run `bulk` after (bulk_insert.h).
+struct InsertTriggerBulkForm {
+  std::string table;
+  std::string trigger;
+  std::string bulk;
+};
+
 class SchemaRegistry {
  public:
-  explicit SchemaRegistry(std::vector<TableSpec> tables, std::vector<SchemaStep> extra = {});
+  explicit SchemaRegistry(std::vector<TableSpec> tables, std::vector<SchemaStep> extra = {},
+                          std::vector<InsertTriggerBulkForm> bulk_forms = {});
 
   const std::vector<TableSpec>& tables() const { return tables_; }
   const TableSpec* Find(std::string_view table) const;
@@ -112,10 +123,12 @@ class SchemaRegistry {
   // Highest since_version of any table or column.
   int version() const { return version_; }
   const std::vector<SchemaStep>& extra_steps() const { return extra_; }
+  const std::vector<InsertTriggerBulkForm>& bulk_forms() const { return bulk_forms_; }
 
  private:
   std::vector<TableSpec> tables_;
   std::vector<SchemaStep> extra_;
+  std::vector<InsertTriggerBulkForm> bulk_forms_;
   std::string fingerprint_;
   int version_ = 1;
 };
