@@ -151,6 +151,15 @@ std::vector<std::string> TriggersFor(const TableSpec& t) {
   return out;
 }
 
+}  // namespace
+
+std::vector<std::string> InsertTriggersQuietWhileApplying(const TableSpec& table) {
+  const std::string prefix = "fb_cap_" + table.name;
+  return {prefix + "_reuse", prefix + "_guard_ins", prefix + "_ins"};
+}
+
+namespace {
+
 Status CreateSyncTables(Store& store, int from_version) {
   if (from_version >= 1) {
     if (from_version < 2) FB_RETURN_IF_ERROR(CreateErasureTables(store));

@@ -5,15 +5,17 @@
 // column a pulled row does not list is null.
 //
 // Speed matters most for an initial sync (every row new): the page's local bookkeeping
-// is loaded in two set-based queries, new rows are staged and inserted table by table in
-// one statement each (so the full-text index is updated in bulk), and their version
-// records are written with one prepared statement each. Rows whose parent has not
-// arrived, and deletions that would remove unpushed local edits, wait in fb_stash.
+// is loaded in two set-based queries, new rows are staged and inserted table by table
+// with one prepared statement, with triggers off where they all have bulk forms
+// (bulk_insert.h), and their version records are written with one prepared statement
+// each. Rows whose parent has not arrived, and deletions that would remove unpushed
+// local edits, wait in fb_stash.
 #include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
 
+#include "fieldbook/core/bulk_insert.h"
 #include "fieldbook/core/encryption.h"
 #include "fieldbook/core/json.h"
 #include "fieldbook/core/records.h"
@@ -41,7 +43,7 @@ struct PageApplier {
   std::map<RowKey, std::set<std::string>> pending;      // unpushed cells of those rows
   std::map<std::string, std::set<std::string>> staged;  // table -> ids staged in this page
   std::map<RowKey, bool> exists_cache;
-  std::map<std::string, Statement> stage_inserts;      // table -> prepared staging insert
+  std::map<std::string, std::vector<const WireRow*>> staged_rows;  // table -> new rows, in order
   std::optional<Statement> upsert_row, insert_cell;     // prepared once per page
   std::set<std::string> erased;                        // roots erased here
   bool stash_in_use = false;
@@ -180,50 +182,69 @@ struct PageApplier {
     return Status::Ok();
   }
 
+  // New rows wait here until FlushStaged inserts them, table by table.
   Status StageInsert(const TableSpec& t, const WireRow& row) {
-    auto it = stage_inserts.find(t.name);
-    if (it == stage_inserts.end()) {
-      const std::string stage = "fb_stage_" + t.name;
-      FB_RETURN_IF_ERROR(store.Exec("CREATE TEMP TABLE IF NOT EXISTS " + QuoteIdent(stage) + " AS SELECT * FROM main." +
-                                    QuoteIdent(t.name) + " WHERE 0"));
-      std::string sql = "INSERT INTO temp." + QuoteIdent(stage) + " (id";
-      std::string params = "?1";
-      for (size_t i = 0; i < t.columns.size(); ++i) {
-        sql += ", " + QuoteIdent(t.columns[i].name);
-        params += ", ?" + std::to_string(i + 2);
-      }
-      FB_ASSIGN_OR_RETURN(Statement prepared, store.Prepare(sql + ") VALUES (" + params + ")"));
-      it = stage_inserts.emplace(t.name, std::move(prepared)).first;
-    }
-    Statement& st = it->second;
-    st.Reset();
-    st.Bind(1, row.id);
-    for (size_t i = 0; i < t.columns.size(); ++i) st.BindNull(static_cast<int>(i) + 2);
-    for (const auto& [col, value] : row.cells) {
-      const int index = t.IndexOf(col);
-      if (index < 0) continue;
-      if (store.cipher() && IsEncryptedColumn(t.columns[static_cast<size_t>(index)])) {
-        FB_ASSIGN_OR_RETURN(Value sealed, SealCell(store, t.columns[static_cast<size_t>(index)], value));
-        st.Bind(index + 2, sealed);
-      } else {
-        st.Bind(index + 2, value);
-      }
-    }
-    FB_RETURN_IF_ERROR(st.Run());
-    st.Reset();
+    staged_rows[t.name].push_back(&row);
     staged[t.name].insert(row.id);
     return Status::Ok();
   }
 
+  // Binds and inserts one staged row. `columns` remembers which column each cell position
+  // held in the rows before (rows of one block list the same columns in the same order).
+  Status InsertStaged(const TableSpec& t, Statement& insert, const WireRow& row, std::vector<int>& columns) {
+    insert.Reset();  // every parameter null again
+    insert.Bind(1, row.id);
+    for (size_t i = 0; i < row.cells.size(); ++i) {
+      const auto& [col, value] = row.cells[i];
+      if (i >= columns.size()) columns.resize(i + 1, -1);
+      int index = columns[i];
+      if (index < 0 || t.columns[static_cast<size_t>(index)].name != col) index = columns[i] = t.IndexOf(col);
+      if (index < 0) continue;
+      const ColumnSpec& column = t.columns[static_cast<size_t>(index)];
+      if (store.cipher() && IsEncryptedColumn(column)) {
+        FB_ASSIGN_OR_RETURN(Value sealed, SealCell(store, column, value));
+        insert.Bind(index + 2, sealed);
+      } else {
+        insert.BindUnowned(index + 2, value);  // the page outlives the insert
+      }
+    }
+    return insert.Run();
+  }
+
+  // Inserts the staged rows of each table in staging order, parents' tables first. Where
+  // every insert trigger of the table is known (the capture's do nothing while applying;
+  // the registry's have bulk forms), the rows go in with triggers off and the bulk forms
+  // run once over their rowids: a trigger call per row was most of the time spent here.
   Status FlushStaged() {
     for (const TableSpec* t : tables) {
-      if (!staged.count(t->name) || staged[t->name].empty()) continue;
-      std::string cols = "id";
-      for (const auto& c : t->columns) cols += ", " + QuoteIdent(c.name);
-      const std::string stage = "temp." + QuoteIdent("fb_stage_" + t->name);
-      FB_RETURN_IF_ERROR(store.Exec("INSERT INTO main." + QuoteIdent(t->name) + " (" + cols + ") SELECT " + cols +
-                                    " FROM " + stage + " ORDER BY rowid; DELETE FROM " + stage));
-      for (const auto& id : staged[t->name]) exists_cache[{t->name, id}] = true;
+      auto it = staged_rows.find(t->name);
+      if (it == staged_rows.end() || it->second.empty()) continue;
+      std::string sql = "INSERT INTO main." + QuoteIdent(t->name) + " (id";
+      std::string params = "?1";
+      for (size_t i = 0; i < t->columns.size(); ++i) {
+        sql += ", " + QuoteIdent(t->columns[i].name);
+        params += ", ?" + std::to_string(i + 2);
+      }
+      FB_ASSIGN_OR_RETURN(Statement insert, store.Prepare(sql + ") VALUES (" + params + ")"));
+      FB_ASSIGN_OR_RETURN(std::optional<BulkInsertPlan> plan,
+                          BulkInsertPlan::For(store, t->name, InsertTriggersQuietWhileApplying(*t)));
+      std::vector<int> columns;
+      if (plan) {
+        FB_ASSIGN_OR_RETURN(TriggersOff off, TriggersOff::Begin(store));
+        int64_t first = 0, last = -1;
+        for (const WireRow* row : it->second) {
+          FB_RETURN_IF_ERROR(InsertStaged(*t, insert, *row, columns));
+          last = store.last_insert_rowid();
+          if (first == 0) first = last;
+        }
+        FB_RETURN_IF_ERROR(off.End());
+        FB_RETURN_IF_ERROR(plan->Finish(store, first, last));
+      } else {
+        for (const WireRow* row : it->second) FB_RETURN_IF_ERROR(InsertStaged(*t, insert, *row, columns));
+      }
+      insert.Reset();
+      for (const WireRow* row : it->second) exists_cache[{t->name, row->id}] = true;
+      it->second.clear();
       staged[t->name].clear();
     }
     return Status::Ok();

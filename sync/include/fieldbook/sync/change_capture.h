@@ -67,6 +67,10 @@ Result<SyncState> LoadSyncState(Store& store);
 Status SetFixedNow(Store& store, std::optional<int64_t> now_ms);
 // Number of rows with changes not yet acknowledged by the server.
 Result<int64_t> PendingRowCount(Store& store);
+// The capture triggers that run on an insert into `table` and do nothing while pulled
+// rows are applied (the applying flag is set and a deleted id is never inserted), so the
+// applier may insert with triggers off (bulk_insert.h).
+std::vector<std::string> InsertTriggersQuietWhileApplying(const TableSpec& table);
 // Whether any change waits to be acknowledged (PendingRowCount() > 0, without counting).
 Result<bool> AnyPending(Store& store);
 
