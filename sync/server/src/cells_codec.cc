@@ -58,14 +58,28 @@ EncodedRow EncodeRow(const StoredRow& row) {
     out.wseqs = "{}";
     return out;
   }
-  std::map<std::pair<Hlc, std::string>, int> versions;
-  std::map<int64_t, int> wseqs;
-  for (const auto& [col, c] : row.cells) {
-    ++versions[{c.hlc, c.site}];
-    ++wseqs[c.wseq];
+  // The row's default version and write seq: the most common ones (ties to the smallest).
+  // A row written in one go, the usual case, has a single one of each.
+  std::pair<Hlc, std::string> def{0, std::string()};
+  int64_t def_w = 0;
+  const bool one_version = std::all_of(row.cells.begin(), row.cells.end(), [&](const auto& cell) {
+    const StoredCell& first = row.cells.begin()->second;
+    return cell.second.hlc == first.hlc && cell.second.site == first.site && cell.second.wseq == first.wseq;
+  });
+  if (one_version && !row.cells.empty()) {
+    const StoredCell& first = row.cells.begin()->second;
+    def = {first.hlc, first.site};
+    def_w = first.wseq;
+  } else {
+    std::map<std::pair<Hlc, std::string>, int> versions;
+    std::map<int64_t, int> wseqs;
+    for (const auto& [col, c] : row.cells) {
+      ++versions[{c.hlc, c.site}];
+      ++wseqs[c.wseq];
+    }
+    def = MostCommon(versions, std::make_pair(Hlc{0}, std::string()));
+    def_w = MostCommon(wseqs, int64_t{0});
   }
-  const auto def = MostCommon(versions, std::make_pair(Hlc{0}, std::string()));
-  const int64_t def_w = MostCommon(wseqs, int64_t{0});
   w.Key("h");
   w.Int64(def.first);
   w.Key("s");

@@ -254,13 +254,15 @@ class PushApplier {
   }
 
   // Keeps the blob reference index in step with the row's blob-reference cells (none
-  // once it is deleted), so access checks and the GC need not parse rows.
-  Status IndexBlobRefs(const StoredRow& row) {
+  // once it is deleted), so access checks and the GC need not parse rows. A row stored
+  // for the first time (`fresh`) has no references indexed yet.
+  Status IndexBlobRefs(const StoredRow& row, bool fresh = false) {
     const TableSpec* t = Table(row.table);
     if (!t) return Status::Ok();
     for (const ColumnSpec& col : t->columns) {
       if (!sync::IsBlobColumn(col)) continue;
       const std::vector<std::string> refs = row.deleted ? std::vector<std::string>() : BlobRefsOfCell(row, col);
+      if (fresh && refs.empty()) continue;
       FB_RETURN_IF_ERROR(s_.SetBlobRefs(tenant_, row.table, row.id, col.name, refs));
     }
     return Status::Ok();
@@ -635,7 +637,7 @@ class PushApplier {
       row.seq = seq;
       row.echo_site = device_has_it ? req_.site : std::string();
       FB_RETURN_IF_ERROR(s_.PutRow(tenant_, row));
-      FB_RETURN_IF_ERROR(IndexBlobRefs(row));
+      FB_RETURN_IF_ERROR(IndexBlobRefs(row, !existing));
     }
     if (new_root) FB_RETURN_IF_ERROR(s_.PutRoot(tenant_, root, *new_root));
     if (erasure) FB_RETURN_IF_ERROR(EraseStoredRoot(root, c.hlc));
