@@ -17,7 +17,7 @@ void WriteValue(Writer& w, const Value& v) {
   else w.Null();
 }
 
-void Key(Writer& w, const std::string& k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+void Key(Writer& w, std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
 
 template <typename T>
 T MostCommon(const std::map<T, int>& counts, T fallback) {
@@ -42,65 +42,74 @@ bool Scope::Covers(const RootInfo& root) const {
 }
 
 EncodedRow EncodeRow(const StoredRow& row) {
+  if (!row.deleted) {
+    std::vector<CellView> cells;
+    cells.reserve(row.cells.size());
+    for (const auto& [col, c] : row.cells) cells.push_back(CellView{col, &c.value, c.hlc, c.site, c.wseq});
+    return EncodeLiveRow(cells);
+  }
   EncodedRow out;
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
-  if (row.deleted) {
-    w.Key("h");
-    w.Int64(row.deleted_hlc);
-    w.Key("s");
-    Key(w, row.deleted_site);
-    w.Key("d");
-    w.Int(1);
-    w.EndObject();
-    out.body.assign(buf.GetString(), buf.GetSize());
-    out.wseqs = "{}";
-    return out;
-  }
+  w.Key("h");
+  w.Int64(row.deleted_hlc);
+  w.Key("s");
+  Key(w, row.deleted_site);
+  w.Key("d");
+  w.Int(1);
+  w.EndObject();
+  out.body.assign(buf.GetString(), buf.GetSize());
+  out.wseqs = "{}";
+  return out;
+}
+
+EncodedRow EncodeLiveRow(const std::vector<CellView>& cells) {
   // The row's default version and write seq: the most common ones (ties to the smallest).
   // A row written in one go, the usual case, has a single one of each.
-  std::pair<Hlc, std::string> def{0, std::string()};
+  std::pair<Hlc, std::string_view> def{0, std::string_view()};
   int64_t def_w = 0;
-  const bool one_version = std::all_of(row.cells.begin(), row.cells.end(), [&](const auto& cell) {
-    const StoredCell& first = row.cells.begin()->second;
-    return cell.second.hlc == first.hlc && cell.second.site == first.site && cell.second.wseq == first.wseq;
+  const bool one_version = std::all_of(cells.begin(), cells.end(), [&](const CellView& c) {
+    return c.hlc == cells.front().hlc && c.site == cells.front().site && c.wseq == cells.front().wseq;
   });
-  if (one_version && !row.cells.empty()) {
-    const StoredCell& first = row.cells.begin()->second;
-    def = {first.hlc, first.site};
-    def_w = first.wseq;
+  if (one_version && !cells.empty()) {
+    def = {cells.front().hlc, cells.front().site};
+    def_w = cells.front().wseq;
   } else {
-    std::map<std::pair<Hlc, std::string>, int> versions;
+    std::map<std::pair<Hlc, std::string_view>, int> versions;
     std::map<int64_t, int> wseqs;
-    for (const auto& [col, c] : row.cells) {
+    for (const CellView& c : cells) {
       ++versions[{c.hlc, c.site}];
       ++wseqs[c.wseq];
     }
-    def = MostCommon(versions, std::make_pair(Hlc{0}, std::string()));
+    def = MostCommon(versions, std::make_pair(Hlc{0}, std::string_view()));
     def_w = MostCommon(wseqs, int64_t{0});
   }
+  EncodedRow out;
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
   w.Key("h");
   w.Int64(def.first);
   w.Key("s");
   Key(w, def.second);
   w.Key("c");
   w.StartObject();
-  for (const auto& [col, c] : row.cells) {
-    if (IsNull(c.value)) continue;
-    Key(w, col);
-    WriteValue(w, c.value);
+  for (const CellView& c : cells) {
+    if (IsNull(*c.value)) continue;
+    Key(w, c.column);
+    WriteValue(w, *c.value);
   }
   w.EndObject();
   bool any = false;
-  for (const auto& [col, c] : row.cells) {
+  for (const CellView& c : cells) {
     if (c.hlc == def.first && c.site == def.second) continue;
     if (!any) {
       w.Key("x");
       w.StartObject();
       any = true;
     }
-    Key(w, col);
+    Key(w, c.column);
     w.StartArray();
     w.Int64(c.hlc);
     Key(w, c.site);
@@ -116,14 +125,14 @@ EncodedRow EncodeRow(const StoredRow& row) {
   ww.Key("w");
   ww.Int64(def_w);
   any = false;
-  for (const auto& [col, c] : row.cells) {
-    if (c.wseq == def_w || (IsNull(c.value) && c.hlc == def.first && c.site == def.second)) continue;
+  for (const CellView& c : cells) {
+    if (c.wseq == def_w || (IsNull(*c.value) && c.hlc == def.first && c.site == def.second)) continue;
     if (!any) {
       ww.Key("x");
       ww.StartObject();
       any = true;
     }
-    Key(ww, col);
+    Key(ww, c.column);
     ww.Int64(c.wseq);
   }
   if (any) ww.EndObject();

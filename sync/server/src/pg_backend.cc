@@ -306,7 +306,21 @@ class PgSession final : public ServerSession {
   }
   Status PutRow(const std::string& tenant, const StoredRow& row) override {
     const EncodedRow encoded = EncodeRow(row);
+    FB_RETURN_IF_ERROR(WriteRow(tenant, row, encoded));
     if (in_txn_) rows_[{tenant, row.table, row.id}] = row;
+    return Status::Ok();
+  }
+  Status PutEncodedRow(const std::string& tenant, const StoredRow& row, const EncodedRow& encoded) override {
+    FB_RETURN_IF_ERROR(WriteRow(tenant, row, encoded));
+    if (!in_txn_) return Status::Ok();
+    // Kept for GetRow in this transaction as PutRow keeps it: decoding costs less than
+    // asking the database again.
+    StoredRow kept = row;
+    FB_RETURN_IF_ERROR(DecodeRow(encoded.body, encoded.wseqs, &kept));
+    rows_[{tenant, row.table, row.id}] = std::move(kept);
+    return Status::Ok();
+  }
+  Status WriteRow(const std::string& tenant, const StoredRow& row, const EncodedRow& encoded) {
     return Write("INSERT INTO srv_rows (tenant, tbl, row_id, root_id, seq, deleted, del_hlc, del_site, echo_site, body,"
                " wseqs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant, tbl, row_id) DO UPDATE"
                " SET root_id = excluded.root_id, seq = excluded.seq, deleted = excluded.deleted,"
@@ -557,6 +571,7 @@ class PgSession final : public ServerSession {
 
   // Two queries for the whole batch. Valid to the end of the write: the tenant's counter
   // row lock keeps every other writer of the tenant out.
+  bool Prefetches() const override { return true; }
   Status Prefetch(const std::string& tenant, const std::vector<std::pair<std::string, std::string>>& rows,
                   const std::vector<std::string>& roots) override {
     if (!writing_ || tenant != write_tenant_) return Status::Ok();

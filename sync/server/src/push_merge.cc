@@ -74,6 +74,7 @@ class PushApplier {
  private:
   // Every row the batch names and the roots and parents its cells point at.
   Status PrefetchBatch() {
+    if (!s_.Prefetches()) return Status::Ok();
     std::vector<std::pair<std::string, std::string>> rows;
     std::vector<std::string> roots;
     for (const PushChange& c : req_.changes) {
@@ -540,6 +541,10 @@ class PushApplier {
       }
     }
 
+    if (!existing && !erasure && !(t->partition.kind == PartitionKind::kSelf && root_info)) {
+      return StoreNewRow(c, *t, root, new_root);
+    }
+
     StoredRow row;
     if (existing) {
       row = *existing;
@@ -667,6 +672,60 @@ class PushApplier {
     return Status::Ok();
   }
 
+  // Apply's end for a row the server does not hold (not an erasure, no owner change to
+  // check): it is stored as pushed, every cell at its own version, without building the
+  // merged row cell by cell.
+  Status StoreNewRow(const PushChange& c, const TableSpec& t, const std::string& root,
+                     const std::optional<RootInfo>& new_root) {
+    FB_ASSIGN_OR_RETURN(const int64_t seq, s_.NextSeq(tenant_));
+    std::vector<CellView> cells;
+    cells.reserve(c.cells.size());
+    for (const PushCell& cell : c.cells) cells.push_back(CellView{cell.column, &cell.value, cell.hlc, req_.site, seq});
+    SortByColumn(cells);
+    StoredRow row;
+    row.table = t.name;
+    row.id = c.id;
+    row.root_id = root;
+    row.seq = seq;
+    row.echo_site = req_.site;  // the device holds exactly what it sent
+    FB_RETURN_IF_ERROR(s_.PutEncodedRow(tenant_, row, EncodeLiveRow(cells)));
+    for (const ColumnSpec& col : t.columns) {
+      if (!sync::IsBlobColumn(col)) continue;
+      const PushCell* cell = CellOf(c, col.name);
+      const std::string* text = cell ? AsText(cell->value) : nullptr;
+      if (!text) continue;
+      const std::vector<std::string> refs = sync::BlobRefsIn(*text);
+      if (!refs.empty()) FB_RETURN_IF_ERROR(s_.SetBlobRefs(tenant_, t.name, c.id, col.name, refs));
+    }
+    if (new_root) FB_RETURN_IF_ERROR(s_.PutRoot(tenant_, root, *new_root));
+    for (const auto& col : t.columns) {
+      if (col.references.empty()) continue;
+      const std::string parent = TextOf(c, col.name);
+      if (!parent.empty()) FB_RETURN_IF_ERROR(s_.PutRef(tenant_, parent, t.name, c.id));
+    }
+    ++applied;
+    return Status::Ok();
+  }
+
+  // Sorts a new row's cells by column. Rows of one block list the same columns in the
+  // same order: the order found for the row before is tried first.
+  void SortByColumn(std::vector<CellView>& cells) {
+    bool same = sorted_columns_.size() == cells.size();
+    for (size_t i = 0; same && i < cells.size(); ++i) same = sorted_columns_[i].first == cells[i].column;
+    if (!same) {
+      sorted_columns_.clear();
+      for (size_t i = 0; i < cells.size(); ++i) sorted_columns_.emplace_back(std::string(cells[i].column), i);
+      std::vector<std::pair<std::string, size_t>> by_name = sorted_columns_;
+      std::sort(by_name.begin(), by_name.end());
+      order_.clear();
+      for (const auto& [name, i] : by_name) order_.push_back(i);
+    }
+    std::vector<CellView> sorted;
+    sorted.reserve(cells.size());
+    for (size_t i : order_) sorted.push_back(cells[i]);
+    cells.swap(sorted);
+  }
+
   ServerSession& s_;
   const Principal& who_;
   const sync::SyncRequest& req_;
@@ -676,6 +735,8 @@ class PushApplier {
   const std::string tenant_;
   std::map<std::string, bool> erased_;      // root -> erased, within this batch
   std::map<std::string, bool> moved_away_;  // root -> once left the caller's scope, within this batch
+  std::vector<std::pair<std::string, size_t>> sorted_columns_;  // SortByColumn: the last row's columns
+  std::vector<size_t> order_;                                    // and their positions by name
 };
 
 }  // namespace

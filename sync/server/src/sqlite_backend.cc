@@ -221,6 +221,9 @@ class SqliteSession final : public ServerSession {
     return std::optional<StoredRow>(std::move(row));
   }
   Status PutRow(const std::string& tenant, const StoredRow& row) override {
+    return PutEncodedRow(tenant, row, EncodeRow(row));
+  }
+  Status PutEncodedRow(const std::string& tenant, const StoredRow& row, const EncodedRow& encoded) override {
     FB_ASSIGN_OR_RETURN(Statement st, store_->Prepare(
         "INSERT INTO srv_rows(tenant, tbl, row_id, root_id, seq, deleted, del_hlc, del_site, echo_site, body, wseqs) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(tenant, tbl, row_id) DO UPDATE SET "
@@ -229,7 +232,6 @@ class SqliteSession final : public ServerSession {
     st.Bind(1, tenant).Bind(2, row.table).Bind(3, row.id).Bind(4, row.root_id).Bind(5, row.seq)
         .Bind(6, int64_t{row.deleted ? 1 : 0}).Bind(7, row.deleted_hlc).Bind(8, row.deleted_site);
     if (row.echo_site.empty()) st.BindNull(9); else st.Bind(9, row.echo_site);
-    const EncodedRow encoded = EncodeRow(row);
     st.Bind(10, encoded.body).Bind(11, encoded.wseqs);
     return st.Run();
   }

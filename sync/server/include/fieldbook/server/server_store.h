@@ -41,6 +41,16 @@ struct StoredCell {
   }
 };
 
+// How a row is stored: `body` is exactly what devices receive (protocol.md, without the
+// table and id): {"h":hlc,"s":site,"c":{non-null cells},"x":{col:[hlc,site] where the
+// version differs}} or {"h":hlc,"s":site,"d":1} for a tombstone. `wseqs` holds the seq
+// at which each cell was written: {"w":default,"x":{col:seq where it differs}}. A null
+// cell at the row's default version is not stored at all.
+struct EncodedRow {
+  std::string body;
+  std::string wseqs;
+};
+
 struct StoredRow {
   std::string table;
   std::string id;
@@ -137,6 +147,8 @@ class ServerSession {
   virtual Result<std::optional<StoredRow>> GetRow(const std::string& tenant, const std::string& table,
                                                    const std::string& id) = 0;
   virtual Status PutRow(const std::string& tenant, const StoredRow& row) = 0;
+  // PutRow of a live row already encoded (EncodeLiveRow): `row`'s cells are not read.
+  virtual Status PutEncodedRow(const std::string& tenant, const StoredRow& row, const EncodedRow& encoded) = 0;
   // (table, id) of every row under a root.
   virtual Result<std::vector<std::pair<std::string, std::string>>> RowsOfRoot(const std::string& tenant,
                                                                              const std::string& root_id) = 0;
@@ -206,6 +218,8 @@ class ServerSession {
     (void)tenant, (void)rows, (void)roots;
     return Status::Ok();
   }
+  // Whether Prefetch does anything (callers need not gather what it would fetch).
+  virtual bool Prefetches() const { return false; }
 };
 
 class ServerBackend {
@@ -222,16 +236,18 @@ class ServerBackend {
 Result<std::unique_ptr<ServerBackend>> OpenSqliteBackend(const std::string& path,
                                                          const std::string& synchronous = "FULL");
 
-// How a row is stored: `body` is exactly what devices receive (protocol.md, without the
-// table and id): {"h":hlc,"s":site,"c":{non-null cells},"x":{col:[hlc,site] where the
-// version differs}} or {"h":hlc,"s":site,"d":1} for a tombstone. `wseqs` holds the seq
-// at which each cell was written: {"w":default,"x":{col:seq where it differs}}. A null
-// cell at the row's default version is not stored at all.
-struct EncodedRow {
-  std::string body;
-  std::string wseqs;
-};
 EncodedRow EncodeRow(const StoredRow& row);
+// One cell of a live row, as EncodeLiveRow reads it.
+struct CellView {
+  std::string_view column;
+  const Value* value = nullptr;
+  Hlc hlc = 0;
+  std::string_view site;
+  int64_t wseq = 0;
+};
+// EncodeRow of a live row whose cells are `cells`, sorted by column (as StoredRow holds
+// them), without building the row.
+EncodedRow EncodeLiveRow(const std::vector<CellView>& cells);
 // Fills row.cells (and the tombstone fields) from the stored form.
 Status DecodeRow(std::string_view body, std::string_view wseqs, StoredRow* row);
 
