@@ -22,7 +22,8 @@ namespace {
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using JValue = rapidjson::Value;
 
-void WriteString(Writer& w, const std::string& s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+void WriteString(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+
 
 void WriteValue(Writer& w, const Value& v) {
   if (const auto* i = std::get_if<int64_t>(&v)) {
@@ -119,7 +120,92 @@ const char* OpName(PushChange::Op op) {
   return "update";
 }
 
+void WriteKey(Writer& w, std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+void WriteCell(Writer& w, const Value& v) { WriteValue(w, v); }
+void WriteCell(Writer& w, const JValue& v) { v.Accept(w); }
+bool IsNullCell(const Value& v) { return IsNull(v); }
+bool IsNullCell(const JValue& v) { return v.IsNull(); }
+
+// Rows are written from a decoded WireRow, or on the server's pull from a stored row's
+// parsed JSON (StoredRowCheck vouches for its shape), without building a WireRow.
+struct ParsedRow {
+  const JValue* v;
+};
+std::string_view View(const JValue& v) { return std::string_view(v.GetString(), v.GetStringLength()); }
+std::string_view RowTable(const WireRow& r) { return r.table; }
+std::string_view RowTable(const ParsedRow& r) { return View((*r.v)["t"]); }
+std::string_view RowId(const WireRow& r) { return r.id; }
+std::string_view RowId(const ParsedRow& r) { return View((*r.v)["r"]); }
+Hlc RowHlc(const WireRow& r) { return r.hlc; }
+Hlc RowHlc(const ParsedRow& r) { return (*r.v)["h"].GetInt64(); }
+std::string_view RowSite(const WireRow& r) { return r.site; }
+std::string_view RowSite(const ParsedRow& r) { return View((*r.v)["s"]); }
+// f(name, value) for each cell, null ones included, in the row's order.
+template <class F>
+void ForEachCell(const WireRow& r, F&& f) {
+  for (const auto& [col, v] : r.cells) f(std::string_view(col), v);
+}
+template <class F>
+void ForEachCell(const ParsedRow& r, F&& f) {
+  auto c = r.v->FindMember("c");
+  if (c == r.v->MemberEnd() || !c->value.IsObject()) return;
+  for (const auto& m : c->value.GetObject()) f(View(m.name), m.value);
+}
+// f(column, hlc, site) for each cell version that differs from the row's, by column.
+template <class F>
+void ForEachVersion(const WireRow& r, F&& f) {
+  for (const auto& [col, ver] : r.versions) f(std::string_view(col), ver.hlc, std::string_view(ver.site));
+}
+template <class F>
+void ForEachVersion(const ParsedRow& r, F&& f) {
+  auto x = r.v->FindMember("x");
+  if (x == r.v->MemberEnd() || !x->value.IsObject()) return;
+  for (const auto& m : x->value.GetObject()) f(View(m.name), m.value[0].GetInt64(), View(m.value[1]));
+}
+template <class Row>
+bool HasVersions(const Row& r) {
+  bool any = false;
+  ForEachVersion(r, [&](std::string_view, Hlc, std::string_view) { any = true; });
+  return any;
+}
+
+// A live row, written row-wise.
+template <class Row>
+void WriteLiveRow(Writer& w, const Row& r) {
+  w.StartObject();
+  w.Key("t");
+  WriteString(w, RowTable(r));
+  w.Key("r");
+  WriteString(w, RowId(r));
+  w.Key("h");
+  w.Int64(RowHlc(r));
+  w.Key("s");
+  WriteString(w, RowSite(r));
+  w.Key("c");
+  w.StartObject();
+  ForEachCell(r, [&](std::string_view col, const auto& v) {
+    if (IsNullCell(v)) return;
+    WriteKey(w, col);
+    WriteCell(w, v);
+  });
+  w.EndObject();
+  if (HasVersions(r)) {
+    w.Key("x");
+    w.StartObject();
+    ForEachVersion(r, [&](std::string_view col, Hlc hlc, std::string_view site) {
+      WriteKey(w, col);
+      w.StartArray();
+      w.Int64(hlc);
+      WriteString(w, site);
+      w.EndArray();
+    });
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
 void WriteRow(Writer& w, const WireRow& r) {
+  if (!r.deleted) return WriteLiveRow(w, r);
   w.StartObject();
   w.Key("t");
   WriteString(w, r.table);
@@ -129,32 +215,47 @@ void WriteRow(Writer& w, const WireRow& r) {
   w.Int64(r.hlc);
   w.Key("s");
   WriteString(w, r.site);
-  if (r.deleted) {
-    w.Key("d");
-    w.Int(1);
-  } else {
-    w.Key("c");
-    w.StartObject();
-    for (const auto& [col, v] : r.cells) {
-      if (IsNull(v)) continue;
-      w.Key(col.c_str(), static_cast<rapidjson::SizeType>(col.size()));
-      WriteValue(w, v);
-    }
-    w.EndObject();
-    if (!r.versions.empty()) {
-      w.Key("x");
-      w.StartObject();
-      for (const auto& [col, ver] : r.versions) {
-        w.Key(col.c_str(), static_cast<rapidjson::SizeType>(col.size()));
-        w.StartArray();
-        w.Int64(ver.hlc);
-        WriteString(w, ver.site);
-        w.EndArray();
-      }
-      w.EndObject();
+  w.Key("d");
+  w.Int(1);
+  w.EndObject();
+}
+
+// Whether a stored row (the server's pulled form, protocol.md) is a live row ReadRow would
+// take as it is, versions in column order: then it is written into blocks straight from
+// its parsed JSON. Anything else is sent as stored.
+bool StoredRowCheck(const JValue& v) {
+  if (!v.IsObject()) return false;
+  auto str = [&](const char* key) {
+    auto it = v.FindMember(key);
+    return it != v.MemberEnd() && it->value.IsString();
+  };
+  if (!str("t") || !str("r") || !str("s")) return false;
+  auto h = v.FindMember("h");
+  if (h == v.MemberEnd() || !h->value.IsInt64()) return false;
+  if (auto d = v.FindMember("d"); d != v.MemberEnd() && !d->value.IsNull()) {
+    if (!(d->value.IsBool() || d->value.IsInt64())) return false;
+    if (d->value.IsBool() ? d->value.GetBool() : d->value.GetInt64() != 0) return false;  // a tombstone
+  }
+  if (auto c = v.FindMember("c"); c != v.MemberEnd() && !c->value.IsNull()) {
+    if (!c->value.IsObject()) return false;
+    for (const auto& m : c->value.GetObject()) {
+      const JValue& x = m.value;
+      if (!(x.IsNull() || x.IsString() || x.IsInt64() || x.IsDouble())) return false;
     }
   }
-  w.EndObject();
+  if (auto x = v.FindMember("x"); x != v.MemberEnd() && !x->value.IsNull()) {
+    if (!x->value.IsObject()) return false;
+    std::string_view previous;
+    bool first = true;
+    for (const auto& m : x->value.GetObject()) {
+      const JValue& a = m.value;
+      if (!a.IsArray() || a.Size() != 2 || !a[0].IsInt64() || !a[1].IsString()) return false;
+      if (!first && !(previous < View(m.name))) return false;  // ReadRow would sort them
+      previous = View(m.name);
+      first = false;
+    }
+  }
+  return true;
 }
 
 Result<WireRow> ReadRow(const JValue& v, const std::string& where) {
@@ -212,10 +313,10 @@ class BlockColumns {
  public:
   // The column's index; rows of one table list their columns in the same order, so the
   // next index is tried before the map.
-  size_t Add(const std::string& name) {
+  size_t Add(std::string_view name) {
     if (next_ < names_.size() && names_[next_] == name) return next_++;
-    auto [it, fresh] = index_.emplace(name, names_.size());
-    if (fresh) names_.push_back(name);
+    auto [it, fresh] = index_.emplace(std::string(name), names_.size());
+    if (fresh) names_.emplace_back(name);
     next_ = it->second + 1;
     return it->second;
   }
@@ -239,20 +340,20 @@ void WriteDeltas(Writer& w, const std::vector<int64_t>& values) {
   w.EndArray();
 }
 
-// Writes "cols" and "v" for rows whose cells `cells_of(row)` yields as (name, value)
-// pairs; a null in "v" means the row has no such cell.
-template <class Row, class CellsOf>
-void WriteBlockValues(Writer& w, const std::vector<Row>& rows, CellsOf cells_of) {
+// Writes "cols" and "v" for rows whose cells ForEachCell yields as (name, value of type
+// V); a null in "v" means the row has no such cell.
+template <class V, class Row>
+void WriteBlockValues(Writer& w, const std::vector<Row>& rows) {
   BlockColumns columns;
   for (const auto& row : rows) {
     columns.StartRow();
-    for (const auto& [name, value] : cells_of(row)) columns.Add(name);
+    ForEachCell(row, [&](std::string_view name, const V&) { columns.Add(name); });
   }
   const size_t width = columns.names().size();
-  std::vector<const Value*> grid(width * rows.size(), nullptr);
+  std::vector<const V*> grid(width * rows.size(), nullptr);
   for (size_t i = 0; i < rows.size(); ++i) {
     columns.StartRow();
-    for (const auto& [name, value] : cells_of(rows[i])) grid[columns.Add(name) * rows.size() + i] = &value;
+    ForEachCell(rows[i], [&](std::string_view name, const V& value) { grid[columns.Add(name) * rows.size() + i] = &value; });
   }
   w.Key("cols");
   w.StartArray();
@@ -263,8 +364,8 @@ void WriteBlockValues(Writer& w, const std::vector<Row>& rows, CellsOf cells_of)
   for (size_t c = 0; c < width; ++c) {
     w.StartArray();
     for (size_t i = 0; i < rows.size(); ++i) {
-      const Value* v = grid[c * rows.size() + i];
-      if (v) WriteValue(w, *v);
+      const V* v = grid[c * rows.size() + i];
+      if (v) WriteCell(w, *v);
       else w.Null();
     }
     w.EndArray();
@@ -281,17 +382,10 @@ bool PlainCreate(const PushChange& c) {
   return true;
 }
 
-struct PushCellPairs {
-  const PushChange& change;
-  struct It {
-    std::vector<PushCell>::const_iterator at;
-    std::pair<const std::string&, const Value&> operator*() const { return {at->column, at->value}; }
-    It& operator++() { ++at; return *this; }
-    bool operator!=(const It& o) const { return at != o.at; }
-  };
-  It begin() const { return It{change.cells.begin()}; }
-  It end() const { return It{change.cells.end()}; }
-};
+template <class F>
+void ForEachCell(const PushChange& c, F&& f) {
+  for (const auto& cell : c.cells) f(std::string_view(cell.column), cell.value);
+}
 
 void WriteCreateBlock(Writer& w, const std::vector<PushChange>& run) {
   w.StartObject();
@@ -312,51 +406,54 @@ void WriteCreateBlock(Writer& w, const std::vector<PushChange>& run) {
   for (const auto& c : run) numbers.push_back(c.seen);
   w.Key("n");
   WriteDeltas(w, numbers);
-  WriteBlockValues(w, run, [](const PushChange& c) { return PushCellPairs{c}; });
+  WriteBlockValues<Value>(w, run);
   w.EndObject();
 }
 
-void WriteRowBlock(Writer& w, const std::vector<WireRow>& run) {
+// A run of live rows of one table (WireRow, or ParsedRow on the server) as one block.
+template <class Row>
+void WriteRowBlock(Writer& w, const std::vector<Row>& run) {
+  using Cell = std::conditional_t<std::is_same_v<Row, ParsedRow>, JValue, Value>;
   w.StartObject();
   w.Key("t");
-  WriteString(w, run.front().table);
+  WriteString(w, RowTable(run.front()));
   w.Key("r");
   w.StartArray();
-  for (const auto& r : run) WriteString(w, r.id);
+  for (const auto& r : run) WriteString(w, RowId(r));
   w.EndArray();
   std::vector<int64_t> clocks;
   clocks.reserve(run.size());
-  for (const auto& r : run) clocks.push_back(r.hlc);
+  for (const auto& r : run) clocks.push_back(RowHlc(r));
   w.Key("h");
   WriteDeltas(w, clocks);
   w.Key("s");
   bool one_site = true;
-  for (const auto& r : run) one_site &= r.site == run.front().site;
+  for (const auto& r : run) one_site &= RowSite(r) == RowSite(run.front());
   if (one_site) {
-    WriteString(w, run.front().site);
+    WriteString(w, RowSite(run.front()));
   } else {
     w.StartArray();
-    for (const auto& r : run) WriteString(w, r.site);
+    for (const auto& r : run) WriteString(w, RowSite(r));
     w.EndArray();
   }
-  WriteBlockValues(w, run, [](const WireRow& r) -> const std::vector<std::pair<std::string, Value>>& { return r.cells; });
+  WriteBlockValues<Cell>(w, run);
   bool any_versions = false;
-  for (const auto& r : run) any_versions |= !r.versions.empty();
+  for (const auto& r : run) any_versions |= HasVersions(r);
   if (any_versions) {
     w.Key("x");
     w.StartObject();
     for (size_t i = 0; i < run.size(); ++i) {
-      if (run[i].versions.empty()) continue;
+      if (!HasVersions(run[i])) continue;
       const std::string key = std::to_string(i);
       w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
       w.StartObject();
-      for (const auto& [col, ver] : run[i].versions) {
-        w.Key(col.c_str(), static_cast<rapidjson::SizeType>(col.size()));
+      ForEachVersion(run[i], [&](std::string_view col, Hlc hlc, std::string_view site) {
+        WriteKey(w, col);
         w.StartArray();
-        w.Int64(ver.hlc);
-        WriteString(w, ver.site);
+        w.Int64(hlc);
+        WriteString(w, site);
         w.EndArray();
-      }
+      });
       w.EndObject();
     }
     w.EndObject();
@@ -814,37 +911,52 @@ std::string EncodeResponse(const SyncResponse& s) {
   w.Key("rows");
   w.StartArray();
   if (s.blocks) {
-    std::vector<WireRow> run;  // live rows of one table, not written yet
-    auto flush = [&] {
+    // Live rows of one table, not written yet: the stored rows parsed into `pool` (the
+    // server's pull; no WireRow is built for them) or decoded rows. A run holds one kind.
+    rapidjson::MemoryPoolAllocator<> pool;
+    rapidjson::Document parser(&pool);
+    std::vector<JValue> parsed_values;  // in `pool`; never past kBlockRows, so never moved
+    parsed_values.reserve(kBlockRows);
+    std::vector<ParsedRow> parsed;
+    std::vector<WireRow> decoded;
+    auto write = [&](const auto& run) {
       if (run.size() >= kMinBlockRows) {
         WriteRowBlock(w, run);
       } else {
-        for (const auto& row : run) WriteRow(w, row);
+        for (const auto& row : run) WriteLiveRow(w, row);
       }
-      run.clear();
     };
-    auto add = [&](WireRow row) {
-      if (!run.empty() && run.front().table != row.table) flush();
-      run.push_back(std::move(row));
-      if (run.size() == kBlockRows) flush();
+    // `parser`'s own row is in the pool too: only a flush that does not keep it frees it.
+    auto flush = [&](bool parser_row_kept = false) {
+      write(parsed);
+      write(decoded);
+      parsed.clear();
+      parsed_values.clear();
+      if (!parser_row_kept) pool.Clear();
+      decoded.clear();
     };
     for (const auto& raw : s.raw_rows) {
-      auto parsed = ParseJson(raw, "stored row");
-      Result<WireRow> row = parsed.ok() ? ReadRow(*parsed, "row") : Result<WireRow>(parsed.status());
-      if (!row.ok() || row->deleted) {  // sent as stored
+      parser.Parse(raw.data(), raw.size());
+      if (parser.HasParseError() || !StoredRowCheck(parser)) {  // sent as stored
         flush();
         w.RawValue(raw.data(), raw.size(), rapidjson::kObjectType);
         continue;
       }
-      add(std::move(*row));
+      if (!parsed.empty() && RowTable(parsed.front()) != View(parser["t"])) flush(true);
+      parsed_values.push_back(std::move(static_cast<JValue&>(parser)));
+      parsed.push_back(ParsedRow{&parsed_values.back()});
+      if (parsed.size() == kBlockRows) flush();
     }
+    flush();
     for (const auto& row : s.rows) {
       if (row.deleted) {
         flush();
         WriteRow(w, row);
-      } else {
-        add(row);
+        continue;
       }
+      if (!decoded.empty() && decoded.front().table != row.table) flush();
+      decoded.push_back(row);
+      if (decoded.size() == kBlockRows) flush();
     }
     flush();
   } else {
