@@ -44,7 +44,7 @@ std::string IdsJson(const std::vector<std::string>& ids) {
 
 }  // namespace
 
-Status SyncClient::CollectChanges(int64_t after, int64_t boundary, const std::function<void(const PushChange&)>& sink) {
+Status SyncClient::CollectChanges(int64_t after, int64_t boundary, const std::function<void(PushChange&&)>& sink) {
   std::map<std::string, std::map<std::string, PendingRow>> by_table;
   {
     FB_ASSIGN_OR_RETURN(Statement st, store_.Prepare(
@@ -117,20 +117,18 @@ Status SyncClient::CollectChanges(int64_t after, int64_t boundary, const std::fu
     }
   }
   std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
-  PushChange change;
   for (const auto& [local_order, table, id, pending] : order) {
     PendingRow& p = *pending;
     TableRead& tr = reads[*table];
     const TableSpec* spec = tr.spec;
+    PushChange change;  // handed on whole: the writer keeps it until its block is written
     change.table = *table;
     change.id = *id;
-    change.root.clear();
-    change.cells.clear();
     if (p.deleted) {
       change.op = PushChange::Op::kDelete;
       change.hlc = p.row_hlc;
       change.seen = p.row_seen;
-      sink(change);
+      sink(std::move(change));
       continue;
     }
     if (!tr.read) {
@@ -149,9 +147,11 @@ Status SyncClient::CollectChanges(int64_t after, int64_t boundary, const std::fu
       const auto versions_it = tr.created_versions.find(*id);
       const std::map<std::string, Hlc>* versions =
           versions_it != tr.created_versions.end() ? &versions_it->second : nullptr;
+      change.cells.reserve(spec->columns.size());
       for (size_t i = 0; i < spec->columns.size(); ++i) {
+        if (read.IsNull(static_cast<int>(i) + 1)) continue;  // a creation lists its non-null cells
         Value value = ReadCell(*spec, read, i);
-        if (IsNull(value)) continue;  // a creation lists its non-null cells
+        if (IsNull(value)) continue;
         PushCell& cell = change.cells.emplace_back();
         cell.column = spec->columns[i].name;
         cell.value = std::move(value);
@@ -178,7 +178,7 @@ Status SyncClient::CollectChanges(int64_t after, int64_t boundary, const std::fu
         cell.base = std::move(pc.base);
       }
     }
-    if (!change.cells.empty()) sink(change);
+    if (!change.cells.empty()) sink(std::move(change));
   }
   return Status::Ok();
 }

@@ -665,6 +665,20 @@ struct RequestWriter::Impl {
   std::vector<PushChange> run;  // plain creations of one table, not written yet
 
   void WriteChange(const PushChange& c);
+  // A plain creation waits in the run (copied, or moved when it can be); anything else
+  // ends the run and is written at once.
+  template <class Change>
+  void Add(Change&& c, int64_t& count) {
+    ++count;
+    if (PlainCreate(c)) {
+      if (!run.empty() && run.front().table != c.table) FlushRun();
+      run.push_back(std::forward<Change>(c));
+      if (run.size() == kBlockRows) FlushRun();
+      return;
+    }
+    FlushRun();
+    WriteChange(c);
+  }
   void FlushRun() {
     if (run.size() >= kMinBlockRows) {
       WriteCreateBlock(w, run);
@@ -702,18 +716,8 @@ RequestWriter::RequestWriter(const SyncRequest& q) : impl_(std::make_unique<Impl
 
 RequestWriter::~RequestWriter() = default;
 
-void RequestWriter::Add(const PushChange& c) {
-  ++count_;
-  auto& run = impl_->run;
-  if (PlainCreate(c)) {
-    if (!run.empty() && run.front().table != c.table) impl_->FlushRun();
-    run.push_back(c);
-    if (run.size() == kBlockRows) impl_->FlushRun();
-    return;
-  }
-  impl_->FlushRun();
-  impl_->WriteChange(c);
-}
+void RequestWriter::Add(const PushChange& c) { impl_->Add(c, count_); }
+void RequestWriter::Add(PushChange&& c) { impl_->Add(std::move(c), count_); }
 
 void RequestWriter::Impl::WriteChange(const PushChange& c) {
   w.StartObject();

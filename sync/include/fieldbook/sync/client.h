@@ -145,7 +145,7 @@ class SyncClient {
   Status EncodeBatch(const SyncState& state, const SyncOptions& options, const SyncResponse* ahead, Batch& batch);
   // Hands each pending change in (after, boundary] to `sink` in local write order
   // (parents before their children), one at a time.
-  Status CollectChanges(int64_t after, int64_t boundary, const std::function<void(const PushChange&)>& sink);
+  Status CollectChanges(int64_t after, int64_t boundary, const std::function<void(PushChange&&)>& sink);
   // Sets *taken (when given) to whether the response's page was applied (its range
   // continues this device's cursor).
   // When the response acknowledges `batch`, `next` (its speculated successor, if any) is

@@ -121,6 +121,7 @@ class RequestWriter {
   RequestWriter(const RequestWriter&) = delete;
   RequestWriter& operator=(const RequestWriter&) = delete;
   void Add(const PushChange& change);
+  void Add(PushChange&& change);  // kept without a copy until its block is written
   int64_t count() const { return count_; }
   std::string Finish();
 
