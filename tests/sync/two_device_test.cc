@@ -1,6 +1,8 @@
 // Two devices and a server in one process, through the real protocol encoding and API.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "fieldbook/core/json.h"
 #include "fieldbook/sync/erasure.h"
 #include "support/test_support.h"
@@ -132,6 +134,7 @@ TEST_CASE("a sync reads through SQLite's page cache, not the memory map, and res
     return st->Int(0);
   };
   const int64_t mmap = pragma("mmap_size"), synchronous = pragma("synchronous");
+  const int64_t autocheckpoint = pragma("wal_autocheckpoint");
   REQUIRE(mmap > 0);
   struct Watching : sync::Transport {
     sync::Transport& next;
@@ -150,11 +153,39 @@ TEST_CASE("a sync reads through SQLite's page cache, not the memory map, and res
   for (int64_t m : during) CHECK(m == 0);
   CHECK(pragma("mmap_size") == mmap);
   CHECK(pragma("synchronous") == synchronous);
+  CHECK(pragma("wal_autocheckpoint") == autocheckpoint);
   // A refused sync restores them too.
   auto refused = a.Sync(*server.transport, "not-a-token");
   CHECK_FALSE(refused.ok());
   CHECK(pragma("mmap_size") == mmap);
   CHECK(pragma("synchronous") == synchronous);
+}
+
+TEST_CASE("a pull long enough to fill the WAL is checkpointed beside the sync", "[sync]") {
+  // While a sync writes pulled pages, its commits leave checkpoints to a checkpointer of
+  // its own; should it not run, the WAL would hold the whole pull.
+  TempDir dir;
+  TestServer server(dir.File("server.db"));
+  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
+  const std::string notes(3000, 'n');
+  for (int i = 0; i < 3000; ++i) {
+    REQUIRE(a.archive->Add("customers", R"({"name":"客户)" + std::to_string(i) + R"(","notes":")" + notes + "\"}").ok());
+  }
+  const std::string token = server.Token("agent-1", "team-1");
+  REQUIRE(a.Sync(*server.transport, token).ok());
+  const std::string path = dir.File("b.db");
+  TestDevice b(path, "agent-1", "team-1");
+  const auto before = std::filesystem::file_size(path);
+  auto pulled = b.Sync(*server.transport, token, 500);
+  REQUIRE(pulled.ok());
+  REQUIRE(pulled->pulled == 3000);
+  INFO("database " << std::filesystem::file_size(path) << " bytes, WAL " << std::filesystem::file_size(path + "-wal"));
+  CHECK(std::filesystem::file_size(path) > before + (4u << 20));
+  // The device checkpoints itself again after the sync.
+  auto st = b.store->Prepare("PRAGMA wal_autocheckpoint");
+  REQUIRE(st.ok());
+  REQUIRE(*st->Step());
+  CHECK(st->Int(0) == 1000);
 }
 
 namespace {

@@ -1,20 +1,15 @@
 // The embedded server backend: one SQLite file, one connection per session.
 //
-// Checkpoints run beside the writers, not inside their commits: a session's commit only
-// appends to the WAL, and its WAL hook (which replaces SQLite's auto-checkpoint) tells the
-// Checkpointer once the WAL has grown by kCheckpointFrames; the Checkpointer copies it back
-// into the database on a connection and thread of its own, PASSIVE (it never waits for a
-// reader or the writer). A commit used to run that checkpoint itself, with an fsync of the
-// database file, every ~1000 pages: up to 15 ms on top of a batch of 2500 rows.
-#include <condition_variable>
+// Checkpoints run beside the writers, not inside their commits: every session's
+// connection is watched by the backend's WalCheckpointer (core/wal_checkpointer.h), so a
+// commit only appends to the WAL. A commit used to run the checkpoint itself, with a sync
+// of the database file, every ~1000 pages: up to 15 ms on top of a batch of 2500 rows.
 #include <map>
 #include <memory>
 #include <mutex>
-#include <thread>
-
-#include <sqlite3.h>
 
 #include "fieldbook/core/ids.h"
+#include "fieldbook/core/wal_checkpointer.h"
 #include "fieldbook/core/store.h"
 #include "fieldbook/server/server_store.h"
 
@@ -80,63 +75,11 @@ Status CreateServerTables(Store& store, int from) {
   return IndexMovesByRoot(store);
 }
 
-constexpr int kCheckpointFrames = 1000;  // SQLite's own auto-checkpoint threshold
-
-class Checkpointer {
- public:
-  explicit Checkpointer(std::unique_ptr<Store> store) : store_(std::move(store)), thread_([this] { Run(); }) {}
-  ~Checkpointer() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  Checkpointer(const Checkpointer&) = delete;
-  Checkpointer& operator=(const Checkpointer&) = delete;
-
-  // Installed on a session's connection: after each commit, with the WAL's length.
-  static int OnCommit(void* self, sqlite3*, const char*, int frames) {
-    if (frames >= kCheckpointFrames) static_cast<Checkpointer*>(self)->Due();
-    return SQLITE_OK;
-  }
-
- private:
-  void Due() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      due_ = true;
-    }
-    cv_.notify_one();
-  }
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [this] { return due_ || stop_; });
-      const bool last = stop_;
-      due_ = false;
-      lock.unlock();
-      // Busy (another checkpoint) or failed: the next commit past the threshold asks again.
-      (void)sqlite3_wal_checkpoint_v2(store_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-      lock.lock();
-      if (last) return;
-    }
-  }
-
-  std::unique_ptr<Store> store_;  // used by the thread only
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool due_ = false;   // guarded by mu_
-  bool stop_ = false;  // guarded by mu_
-  std::thread thread_;
-};
-
 class SqliteSession final : public ServerSession {
  public:
-  SqliteSession(std::unique_ptr<Store> store, std::mutex* write_mu, std::shared_ptr<Checkpointer> checkpointer)
+  SqliteSession(std::unique_ptr<Store> store, std::mutex* write_mu, std::shared_ptr<WalCheckpointer> checkpointer)
       : store_(std::move(store)), write_mu_(write_mu), checkpointer_(std::move(checkpointer)) {
-    sqlite3_wal_hook(store_->handle(), &Checkpointer::OnCommit, checkpointer_.get());
+    if (checkpointer_) checkpointer_->Watch(store_->handle());
   }
 
   Status BeginWrite(const std::string& tenant) override {
@@ -538,7 +481,7 @@ class SqliteSession final : public ServerSession {
 
   std::unique_ptr<Store> store_;
   std::mutex* const write_mu_;                // the backend's, shared by its sessions
-  const std::shared_ptr<Checkpointer> checkpointer_;  // outlives the connection's WAL hook
+  const std::shared_ptr<WalCheckpointer> checkpointer_;  // outlives the connection's WAL hook
   std::unique_lock<std::mutex> write_lock_;  // held from BeginWrite to Commit/Rollback
   std::optional<Transaction> txn_;
   std::map<std::string, int64_t> seq_;  // tenant -> last seq allocated in this write
@@ -549,11 +492,11 @@ class SqliteSession final : public ServerSession {
 
 class SqliteBackend final : public ServerBackend {
  public:
-  SqliteBackend(std::string path, std::string epoch, std::string synchronous, std::unique_ptr<Store> checkpoints)
+  SqliteBackend(std::string path, std::string epoch, std::string synchronous, const Store& store)
       : path_(std::move(path)),
         epoch_(std::move(epoch)),
         synchronous_(std::move(synchronous)),
-        checkpointer_(std::make_shared<Checkpointer>(std::move(checkpoints))) {}
+        checkpointer_(WalCheckpointer::Start(store.handle())) {}
 
   Result<std::unique_ptr<ServerSession>> OpenSession() override {
     FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(path_, synchronous_));
@@ -579,7 +522,7 @@ class SqliteBackend final : public ServerBackend {
   std::string epoch_;
   std::string synchronous_;
   std::mutex write_mu_;
-  std::shared_ptr<Checkpointer> checkpointer_;
+  std::shared_ptr<WalCheckpointer> checkpointer_;  // null on one core: sessions checkpoint themselves
 };
 
 }  // namespace
@@ -595,10 +538,7 @@ Result<std::unique_ptr<ServerBackend>> OpenSqliteBackend(const std::string& path
   if (!row) return Status(ErrorCode::kInternal, "server epoch missing");
   const std::string epoch = read.String(0);
   read.Reset();
-  init = Statement();
-  read = Statement();
-  // This connection becomes the checkpointer's.
-  return std::unique_ptr<ServerBackend>(new SqliteBackend(path, epoch, synchronous, std::move(store)));
+  return std::unique_ptr<ServerBackend>(new SqliteBackend(path, epoch, synchronous, *store));
 }
 
 }  // namespace fieldbook::server
