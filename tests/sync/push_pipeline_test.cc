@@ -98,10 +98,12 @@ TEST_CASE("push pipeline: the next batch is read while one travels; edits made m
   TestDevice a(dir.File("a.db"), "agent-1", "team-1");
   TestDevice b(dir.File("b.db"), "agent-1", "team-1");
   const std::string token = server.Token("agent-1", "team-1");
-  const std::vector<std::string> ids = AddCustomers(a, 9);  // three batches of three
+  // Batches of six, the first of two (a third): ids 0-1, then 2-7 (read while the first
+  // travels), then 8.
+  const std::vector<std::string> ids = AddCustomers(a, 9);
 
-  // While the first batch travels, the second (ids 3-5) has been read already: the app
-  // edits one of its customers, deletes another and adds a new one.
+  // While the first batch travels, the second has been read already: the app edits one
+  // of its customers, deletes another and adds a new one.
   TravellingTransport travelling(*server.transport);
   std::string added;
   travelling.during = [&](int n) {
@@ -112,15 +114,16 @@ TEST_CASE("push pipeline: the next batch is read while one travels; edits made m
     REQUIRE(id.ok());
     added = *id;
   };
-  auto report = a.Sync(travelling, Batches(token, 3));
+  auto report = a.Sync(travelling, Batches(token, 6));
   INFO(report.status().ToString());
   REQUIRE(report.ok());
   CHECK_FALSE(*sync::AnyPending(*a.store));
 
   // The second request went out as it was read, before the edit; the edit, the deletion
   // and the new customer followed in later batches of the same sync.
-  REQUIRE(travelling.started >= 4);
-  CHECK(travelling.requests[0].changes.size() == 3);
+  REQUIRE(travelling.started >= 3);
+  CHECK(travelling.requests[0].changes.size() == 2);
+  CHECK(travelling.requests[1].changes.size() == 6);
   CHECK(travelling.requests[1].batch_id != travelling.requests[0].batch_id);
   CHECK(travelling.Carried(2, ids[3], "notes") == std::optional<std::string>("初"));
   bool edit_went_up = false;
@@ -183,7 +186,7 @@ TEST_CASE("push pipeline: a batch refused for clock skew drops the batch read af
   REQUIRE(sync::SetFixedNow(*a.store, std::nullopt).ok());
 
   TravellingTransport travelling(*server.transport);
-  auto report = a.Sync(travelling, Batches(token, 3));
+  auto report = a.Sync(travelling, Batches(token, 6));
   INFO(report.status().ToString());
   REQUIRE(report.ok());
   CHECK(report->pushed == 7);
@@ -191,7 +194,7 @@ TEST_CASE("push pipeline: a batch refused for clock skew drops the batch read af
   // The refused first batch was followed by a fresh one, not by the batch read after it.
   REQUIRE(travelling.requests.size() >= 2);
   CHECK(travelling.requests[1].batch_id != travelling.requests[0].batch_id);
-  CHECK(travelling.requests[1].changes.size() == 3);
+  CHECK(travelling.requests[1].changes.size() == 2);
   CHECK(travelling.requests[1].changes[0].id == travelling.requests[0].changes[0].id);
   REQUIRE(b.Sync(*server.transport, token).ok());
   for (size_t i = 0; i < ids.size(); ++i) CHECK(Text(b, ids[i], "name") == "客户" + std::to_string(i));
@@ -211,10 +214,10 @@ TEST_CASE("push pipeline: rows pulled with a batch's answer are kept; a batch re
   auto theirs = b.archive->Add("customers", R"({"name":"别人的"})");
   REQUIRE(theirs.ok());
   REQUIRE(b.Sync(*server.transport, token).ok());
-  const std::vector<std::string> ids = AddCustomers(a, 6);
+  const std::vector<std::string> ids = AddCustomers(a, 8);  // batches of 2 and 6
 
   TravellingTransport travelling(*server.transport);
-  auto report = a.Sync(travelling, Batches(token, 3));
+  auto report = a.Sync(travelling, Batches(token, 6));
   INFO(report.status().ToString());
   REQUIRE(report.ok());
   // Two batches, the second read before the first answer came with the other row; then

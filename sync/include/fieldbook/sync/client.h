@@ -89,7 +89,7 @@ struct SyncProgress {
 struct SyncOptions {
   std::string token;            // bearer token
   int page_limit = 2500;        // rows per pulled page
-  int push_limit = 2500;        // changed items per pushed batch
+  int push_limit = 2500;        // changed items per pushed batch (the first of a sync: a third)
   int max_round_trips = 100000;
   std::function<void(const SyncProgress&)> progress;
   const std::atomic<bool>* cancel = nullptr;  // checked between round trips
@@ -138,9 +138,9 @@ class SyncClient {
   // The batch that follows `in_flight`, encoded while it travels but not yet this
   // device's batch (see Sync); nullopt when nothing more is pending.
   Result<std::optional<Batch>> SpeculateBatch(const SyncOptions& options, const Batch& in_flight);
-  // The last local_seq of the batch of pending items after `after` (at most push_limit of
+  // The last local_seq of the batch of pending items after `after` (at most `limit` of
   // them, whole writes, a deleted customer's tombstones together); 0 when none is pending.
-  Result<int64_t> NextBoundary(const SyncOptions& options, int64_t after, int64_t local_seq);
+  Result<int64_t> NextBoundary(const SyncOptions& options, int64_t after, int64_t local_seq, int limit);
   // Encodes the request carrying `batch` (its changes when it has an id).
   Status EncodeBatch(const SyncState& state, const SyncOptions& options, const SyncResponse* ahead, Batch& batch);
   // Hands each pending change in (after, boundary] to `sink` in local write order
