@@ -264,6 +264,7 @@ void WriteResults(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fieldbook::ConfigureSqliteForProcess();
   std::string data = FIELDBOOK_BENCH_DATA;
   if (const char* env = std::getenv("FIELDBOOK_BENCH_DATA"); env && *env) data = env;
   int repeat = 3;

@@ -207,6 +207,7 @@ double CliMs(const std::vector<std::string>& argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fieldbook::ConfigureSqliteForProcess();
   int customers = 100000, repeat = 5;
   bool write = false;
   for (int i = 1; i < argc; ++i) {

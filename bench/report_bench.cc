@@ -122,6 +122,7 @@ void Build(fieldbook::Store& store, int customers) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fieldbook::ConfigureSqliteForProcess();
   int customers = 100000, repeat = 5;
   bool write = false;
   for (int i = 1; i < argc; ++i) {

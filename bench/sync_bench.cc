@@ -33,6 +33,7 @@
 
 #include "fieldbook/core/archive.h"
 #include "fieldbook/core/json.h"
+#include "fieldbook/core/store.h"
 #include "fieldbook/server/auth.h"
 #include "fieldbook/server/http_api.h"
 #include "fieldbook/server/http_server.h"
@@ -257,6 +258,7 @@ std::string Repeat(const std::string& file, int copies, const fs::path& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fieldbook::ConfigureSqliteForProcess();
   std::string data = std::string(FIELDBOOK_SOURCE_DIR) + "/../shared/bench/customers-10k.jsonl";
   int large = 100000;
   int rounds = 5;

@@ -46,6 +46,8 @@ Status CheckHeader(const std::string& path) {
 
 }  // namespace
 
+void ConfigureSqliteForProcess() { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 std::string QuoteIdent(std::string_view name) {
   std::string out = "\"";
   for (char c : name) {

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "fieldbook/core/redaction.h"
+#include "fieldbook/core/store.h"
 
 namespace fieldbook::cli {
 
@@ -200,6 +201,7 @@ int Run(int argc, char** argv) {
 }  // namespace fieldbook::cli
 
 int main(int argc, char** argv) {
+  fieldbook::ConfigureSqliteForProcess();
 #ifdef __GLIBC__
   // The HTTP client's worker threads would each grow a malloc arena of their own; two
   // arenas keep a large sync's footprint down at no measurable cost in speed.

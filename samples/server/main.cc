@@ -15,6 +15,7 @@
 
 #include "fieldbook/core/archive_schema.h"
 #include "fieldbook/core/ids.h"
+#include "fieldbook/core/store.h"
 #include "fieldbook/core/json.h"
 #include "fieldbook/server/auth.h"
 #include "fieldbook/server/http_api.h"
@@ -218,6 +219,7 @@ int Run(const std::vector<std::string>& args) {
 }  // namespace fieldbook::server_cli
 
 int main(int argc, char** argv) {
+  fieldbook::ConfigureSqliteForProcess();
   std::vector<std::string> args(argv + 1, argv + argc);
   for (const auto& a : args) {
     if (a == "--help" || a == "-h") {

@@ -208,4 +208,12 @@ class Store {
 // generated SQL gets its names from.
 std::string QuoteIdent(std::string_view name);
 
+// Process-wide SQLite settings for a program that owns its process (the fieldbook CLI,
+// fieldbook-server, the benches): SQLite keeps no memory statistics, which otherwise made
+// every one of its allocations take a global mutex shared by all threads (SQLite's own
+// advice, SQLITE_DEFAULT_MEMSTATUS=0). Call it first in main, before any thread or
+// connection exists; once SQLite is in use it does nothing. A library embedded in an
+// app leaves this to the app, whose process it is.
+void ConfigureSqliteForProcess();
+
 }  // namespace fieldbook
