@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 struct sqlite3;
@@ -24,9 +25,10 @@ class WalCheckpointer {
  public:
   static constexpr int kFrames = 1000;  // SQLite's own auto-checkpoint threshold
 
-  // A checkpointer for the database `db` has open (its own connection to the same file),
-  // or null where there is none to be had: an in-memory database, a device with one core,
-  // no thread. The connection then goes on checkpointing itself.
+  // A checkpointer for the database `db` has open, or null where there can be none (an
+  // in-memory database, a device with one core). Its own connection and thread are made
+  // at the first commit that needs a checkpoint; should that fail (not a WAL database,
+  // no thread), the watched connection goes back to checkpointing itself.
   static std::unique_ptr<WalCheckpointer> Start(sqlite3* db);
   // Stops the thread (after the checkpoint under way, if any) and closes its connection.
   // Connections watched must have been unwatched, or closed, before.
@@ -40,12 +42,16 @@ class WalCheckpointer {
   static void Unwatch(sqlite3* db, int frames = kFrames);
 
  private:
-  explicit WalCheckpointer(sqlite3* own);
+  explicit WalCheckpointer(std::string file);
   static int OnCommit(void* self, sqlite3* db, const char* schema, int frames);
+  bool Open();  // the connection and the thread, under mu_
   void Run();
 
-  sqlite3* const own_;  // the checkpointer's connection, used by its thread only
+  const std::string file_;
   std::mutex mu_;
+  bool opened_ = false;     // guarded by mu_: Open was tried
+  bool usable_ = false;     // guarded by mu_: and worked
+  sqlite3* own_ = nullptr;  // the checkpointer's connection: its thread's, once opened
   std::condition_variable cv_;
   bool due_ = false;   // guarded by mu_
   bool stop_ = false;  // guarded by mu_
