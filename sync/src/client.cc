@@ -392,7 +392,7 @@ Result<SyncReport> SyncClient::Sync(const SyncOptions& options) {
     if (LooksGzipped(payload)) {
       FB_ASSIGN_OR_RETURN(payload, Gunzip(payload, kMaxResponseBytes));
     }
-    FB_ASSIGN_OR_RETURN(SyncResponse response, DecodeResponse(payload));
+    FB_ASSIGN_OR_RETURN(SyncResponse response, DecodeResponse(std::move(payload)));
     // A response to an earlier request (a retry's late twin, a replay) describes an older
     // state of the server: applying it could roll rows back. It is ignored and the
     // round trip repeated.

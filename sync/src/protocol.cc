@@ -976,11 +976,9 @@ std::string EncodeResponse(const SyncResponse& s) {
   return Finish(buf);
 }
 
-Result<SyncResponse> DecodeResponse(std::string_view json) {
-  auto parsed = ParseJson(json, "sync response");
-  if (!parsed.ok()) return Status(ErrorCode::kServerError, parsed.status().message());
-  const rapidjson::Document& doc = *parsed;
-  if (!doc.IsObject()) return Status(ErrorCode::kServerError, "sync response is not a JSON object");
+namespace {
+
+Result<SyncResponse> ReadResponse(const rapidjson::Document& doc) {
   Reader r{doc, ""};
   SyncResponse s;
   auto fill = [&]() -> Status {
@@ -1018,6 +1016,23 @@ Result<SyncResponse> DecodeResponse(std::string_view json) {
   Status st = fill();
   if (!st.ok()) return Status(ErrorCode::kServerError, "malformed sync response: " + st.ToString());
   return s;
+}
+
+}  // namespace
+
+Result<SyncResponse> DecodeResponse(std::string_view json) {
+  auto parsed = ParseJson(json, "sync response");
+  if (!parsed.ok()) return Status(ErrorCode::kServerError, parsed.status().message());
+  if (!parsed->IsObject()) return Status(ErrorCode::kServerError, "sync response is not a JSON object");
+  return ReadResponse(*parsed);
+}
+
+Result<SyncResponse> DecodeResponse(std::string&& json) {
+  // Parsed in place: the document's strings stay in `json` instead of being copied first.
+  rapidjson::Document doc;
+  Status parsed = ParseJsonObjectInPlace(json, "sync response", doc);
+  if (!parsed.ok()) return Status(ErrorCode::kServerError, parsed.message());
+  return ReadResponse(doc);
 }
 
 std::string EncodeError(const Status& status, int64_t server_time, std::optional<int64_t> offset) {

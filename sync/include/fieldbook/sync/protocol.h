@@ -133,6 +133,7 @@ class RequestWriter {
 Result<SyncRequest> DecodeRequest(std::string json);  // parsed in place
 std::string EncodeResponse(const SyncResponse& response);
 Result<SyncResponse> DecodeResponse(std::string_view json);
+Result<SyncResponse> DecodeResponse(std::string&& json);  // parsed in place
 std::string EncodeError(const Status& status, int64_t server_time, std::optional<int64_t> offset = std::nullopt);
 // Parses an error body; nullopt when the body is not one.
 std::optional<ErrorBody> DecodeError(std::string_view json);
