@@ -138,12 +138,14 @@ Statement& Statement::Bind(int index, const Value& v) {
 }
 
 Statement& Statement::BindUnowned(int index, const Value& v) {
-  if (auto* s = std::get_if<std::string>(&v)) {
-    NoteBind(bind_error_, sqlite3_bind_text64(stmt_, index, s->data(), s->size(), SQLITE_STATIC, SQLITE_UTF8),
-             store_->db_, index);
-    return *this;
-  }
+  if (auto* s = std::get_if<std::string>(&v)) return BindUnowned(index, std::string_view(*s));
   return Bind(index, v);
+}
+
+Statement& Statement::BindUnowned(int index, std::string_view v) {
+  NoteBind(bind_error_, sqlite3_bind_text64(stmt_, index, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8),
+           store_->db_, index);
+  return *this;
 }
 
 Statement& Statement::Bind(int index, const std::optional<std::string>& v) {

@@ -156,7 +156,9 @@ struct PageApplier {
       upsert_row.emplace(std::move(st));
     }
     Statement& st = *upsert_row;
-    FB_RETURN_IF_ERROR(st.Bind(1, t.name).Bind(2, row.id).Bind(3, root).Bind(4, row.hlc).Bind(5, row.site)
+    // Bound in place: the row and its root outlive the statement's run and reset.
+    FB_RETURN_IF_ERROR(st.BindUnowned(1, t.name).BindUnowned(2, row.id).BindUnowned(3, root).Bind(4, row.hlc)
+                           .BindUnowned(5, row.site)
                            .Bind(6, int64_t{row.deleted ? 1 : 0}).Run());
     st.Reset();
     meta[{t.name, row.id}] = LocalMeta{row.deleted, false, root};

@@ -72,6 +72,8 @@ class Statement {
   // Binds without copying text: `v` must stay alive and unchanged until the statement is
   // reset or the parameter bound again. For many rows bound from values already in memory.
   Statement& BindUnowned(int index, const Value& v);
+  Statement& BindUnowned(int index, std::string_view v);
+  Statement& BindUnowned(int index, const std::string& v) { return BindUnowned(index, std::string_view(v)); }
   Statement& Bind(int index, const std::optional<std::string>& v);
   Statement& Bind(int index, const std::optional<int64_t>& v);
 
