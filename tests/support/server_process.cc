@@ -319,6 +319,17 @@ RawHttpConnection::RawHttpConnection(int port) {
   if (fd_ >= 0 && connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     close(fd_);
     fd_ = -1;
+    return;
+  }
+  // With no listener on a port of the ephemeral range, the kernel may give the socket that
+  // same port as its own and the connect succeeds to itself (TCP self-connect): nobody is
+  // listening there, so it is no connection.
+  sockaddr_in local{};
+  socklen_t size = sizeof local;
+  if (fd_ >= 0 && getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &size) == 0 && local.sin_port == addr.sin_port &&
+      local.sin_addr.s_addr == addr.sin_addr.s_addr) {
+    close(fd_);
+    fd_ = -1;
   }
 }
 
