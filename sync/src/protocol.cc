@@ -168,6 +168,19 @@ bool HasVersions(const Row& r) {
   ForEachVersion(r, [&](std::string_view, Hlc, std::string_view) { any = true; });
   return any;
 }
+// {"column": [hlc, site], ...} for the row's differing cell versions.
+template <class Row>
+void WriteVersions(Writer& w, const Row& r) {
+  w.StartObject();
+  ForEachVersion(r, [&](std::string_view col, Hlc hlc, std::string_view site) {
+    WriteKey(w, col);
+    w.StartArray();
+    w.Int64(hlc);
+    WriteString(w, site);
+    w.EndArray();
+  });
+  w.EndObject();
+}
 
 // A live row, written row-wise.
 template <class Row>
@@ -191,15 +204,7 @@ void WriteLiveRow(Writer& w, const Row& r) {
   w.EndObject();
   if (HasVersions(r)) {
     w.Key("x");
-    w.StartObject();
-    ForEachVersion(r, [&](std::string_view col, Hlc hlc, std::string_view site) {
-      WriteKey(w, col);
-      w.StartArray();
-      w.Int64(hlc);
-      WriteString(w, site);
-      w.EndArray();
-    });
-    w.EndObject();
+    WriteVersions(w, r);
   }
   w.EndObject();
 }
@@ -444,17 +449,8 @@ void WriteRowBlock(Writer& w, const std::vector<Row>& run) {
     w.StartObject();
     for (size_t i = 0; i < run.size(); ++i) {
       if (!HasVersions(run[i])) continue;
-      const std::string key = std::to_string(i);
-      w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
-      w.StartObject();
-      ForEachVersion(run[i], [&](std::string_view col, Hlc hlc, std::string_view site) {
-        WriteKey(w, col);
-        w.StartArray();
-        w.Int64(hlc);
-        WriteString(w, site);
-        w.EndArray();
-      });
-      w.EndObject();
+      WriteKey(w, std::to_string(i));
+      WriteVersions(w, run[i]);
     }
     w.EndObject();
   }

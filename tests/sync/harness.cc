@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "fieldbook/core/archive_schema.h"
+#include "fieldbook/core/json.h"
 #include "fieldbook/sync/erasure.h"
 
 namespace fieldbook::testing {
@@ -91,6 +92,16 @@ Result<sync::SyncReport> TestDevice::Sync(sync::Transport& transport, const std:
 Result<sync::SyncReport> TestDevice::Sync(sync::Transport& transport, const sync::SyncOptions& options) {
   sync::SyncClient client(*store, transport);
   return client.Sync(options);
+}
+
+std::string TestDevice::Field(const std::string& customer_id, const char* field) {
+  auto json = archive->Show("customers", customer_id);
+  INFO(json.status().ToString());
+  REQUIRE(json.ok());
+  auto doc = ParseJson(*json, "show");
+  REQUIRE(doc.ok());
+  const auto& v = (*doc)[field];
+  return v.IsString() ? v.GetString() : ToJson(v);
 }
 
 std::string TestDevice::Export() {

@@ -66,6 +66,8 @@ struct TestDevice {
   // With any of the client's options (max_round_trips, cancel, ...).
   Result<sync::SyncReport> Sync(sync::Transport& transport, const sync::SyncOptions& options);
   std::string Export();
+  // A customer's field as the archive shows it: a string as is, anything else as JSON.
+  std::string Field(const std::string& customer_id, const char* field);
 
   std::unique_ptr<Store> store;
   std::unique_ptr<Archive> archive;

@@ -82,22 +82,19 @@ sync::SyncOptions Batches(const std::string& token, int push_limit) {
   return options;
 }
 
-std::string Text(TestDevice& d, const std::string& id, const char* field) {
-  auto json = d.archive->Show("customers", id);
-  REQUIRE(json.ok());
-  auto doc = ParseJson(*json, "show");
-  const auto& v = (*doc)[field];
-  return v.IsString() ? v.GetString() : ToJson(v);
-}
+// A server and an agent's two devices: A pushes, B checks what arrived.
+struct Devices {
+  TempDir dir;
+  TestServer server{dir.File("server.db")};
+  TestDevice a{dir.File("a.db"), "agent-1", "team-1"};
+  TestDevice b{dir.File("b.db"), "agent-1", "team-1"};
+  const std::string token = server.Token("agent-1", "team-1");
+};
 
 }  // namespace
 
-TEST_CASE("push pipeline: the next batch is read while one travels; edits made meanwhile still go up", "[sync]") {
-  TempDir dir;
-  TestServer server(dir.File("server.db"));
-  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
-  TestDevice b(dir.File("b.db"), "agent-1", "team-1");
-  const std::string token = server.Token("agent-1", "team-1");
+TEST_CASE_METHOD(Devices, "push pipeline: the next batch is read while one travels; edits made meanwhile still go up",
+                 "[sync]") {
   // Batches of six, the first of two (a third): ids 0-1, then 2-7 (read while the first
   // travels), then 8.
   const std::vector<std::string> ids = AddCustomers(a, 9);
@@ -133,20 +130,15 @@ TEST_CASE("push pipeline: the next batch is read while one travels; edits made m
   CHECK(edit_went_up);
 
   REQUIRE(b.Sync(*server.transport, token).ok());
-  CHECK(Text(b, ids[3], "notes") == "改过");
+  CHECK(b.Field(ids[3], "notes") == "改过");
   CHECK_FALSE(b.archive->Show("customers", ids[4]).ok());
-  CHECK(Text(b, added, "name") == "后来的");
-  CHECK(Text(b, ids[8], "name") == "客户8");
+  CHECK(b.Field(added, "name") == "后来的");
+  CHECK(b.Field(ids[8], "name") == "客户8");
   CHECK(a.Export() == b.Export());
 }
 
-TEST_CASE("push pipeline: an answer lost after the server applied a batch drops the batch read after it",
-          "[sync]") {
-  TempDir dir;
-  TestServer server(dir.File("server.db"));
-  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
-  TestDevice b(dir.File("b.db"), "agent-1", "team-1");
-  const std::string token = server.Token("agent-1", "team-1");
+TEST_CASE_METHOD(Devices, "push pipeline: an answer lost after the server applied a batch drops the batch read after it",
+                 "[sync]") {
   const std::vector<std::string> ids = AddCustomers(a, 8);
 
   TravellingTransport lossy(*server.transport);
@@ -169,17 +161,13 @@ TEST_CASE("push pipeline: an answer lost after the server applied a batch drops 
   CHECK(next.requests[0].batch_id == lossy.requests[1].batch_id);
   CHECK_FALSE(*sync::AnyPending(*a.store));
   REQUIRE(b.Sync(*server.transport, token).ok());
-  for (size_t i = 0; i < ids.size(); ++i) CHECK(Text(b, ids[i], "name") == "客户" + std::to_string(i));
+  for (size_t i = 0; i < ids.size(); ++i) CHECK(b.Field(ids[i], "name") == "客户" + std::to_string(i));
   CHECK(a.Export() == b.Export());
 }
 
-TEST_CASE("push pipeline: a batch refused for clock skew drops the batch read after it; all go up restamped",
-          "[sync]") {
-  TempDir dir;
-  TestServer server(dir.File("server.db"));
-  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
-  TestDevice b(dir.File("b.db"), "agent-1", "team-1");
-  const std::string token = server.Token("agent-1", "team-1");
+TEST_CASE_METHOD(Devices,
+                 "push pipeline: a batch refused for clock skew drops the batch read after it; all go up restamped",
+                 "[sync]") {
   // The device's clock runs a day ahead while it captures.
   REQUIRE(sync::SetFixedNow(*a.store, SystemEnv().NowMs() + 24 * 3600 * 1000LL).ok());
   const std::vector<std::string> ids = AddCustomers(a, 7);
@@ -197,20 +185,16 @@ TEST_CASE("push pipeline: a batch refused for clock skew drops the batch read af
   CHECK(travelling.requests[1].changes.size() == 2);
   CHECK(travelling.requests[1].changes[0].id == travelling.requests[0].changes[0].id);
   REQUIRE(b.Sync(*server.transport, token).ok());
-  for (size_t i = 0; i < ids.size(); ++i) CHECK(Text(b, ids[i], "name") == "客户" + std::to_string(i));
+  for (size_t i = 0; i < ids.size(); ++i) CHECK(b.Field(ids[i], "name") == "客户" + std::to_string(i));
   CHECK(a.Export() == b.Export());
 }
 
-TEST_CASE("push pipeline: rows pulled with a batch's answer are kept; a batch read before them pulls again",
-          "[sync]") {
+TEST_CASE_METHOD(Devices,
+                 "push pipeline: rows pulled with a batch's answer are kept; a batch read before them pulls again",
+                 "[sync]") {
   // A batch read ahead asks from the cursor the device had when it was read. When the
   // answer before it carried rows, its own page starts behind the device and is not
   // taken: the sync must pull once more, or a page (and any eviction in it) is missed.
-  TempDir dir;
-  TestServer server(dir.File("server.db"));
-  TestDevice a(dir.File("a.db"), "agent-1", "team-1");
-  TestDevice b(dir.File("b.db"), "agent-1", "team-1");
-  const std::string token = server.Token("agent-1", "team-1");
   auto theirs = b.archive->Add("customers", R"({"name":"别人的"})");
   REQUIRE(theirs.ok());
   REQUIRE(b.Sync(*server.transport, token).ok());
@@ -227,7 +211,7 @@ TEST_CASE("push pipeline: rows pulled with a batch's answer are kept; a batch re
   CHECK_FALSE(travelling.requests[1].batch_id.empty());
   CHECK(travelling.requests[2].batch_id.empty());
   CHECK(travelling.requests[2].cursor > travelling.requests[1].cursor);
-  CHECK(Text(a, *theirs, "name") == "别人的");
+  CHECK(a.Field(*theirs, "name") == "别人的");
   REQUIRE(b.Sync(*server.transport, token).ok());
   CHECK(a.Export() == b.Export());
 }

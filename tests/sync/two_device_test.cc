@@ -11,18 +11,6 @@
 using namespace fieldbook;
 using namespace fieldbook::testing;
 
-namespace {
-
-std::string Field(TestDevice& d, const std::string& id, const char* field) {
-  auto json = d.archive->Show("customers", id);
-  REQUIRE(json.ok());
-  auto doc = ParseJson(*json, "show");
-  const auto& v = (*doc)[field];
-  return v.IsString() ? v.GetString() : ToJson(v);
-}
-
-}  // namespace
-
 TEST_CASE("edits of different fields on two devices merge; a same-field edit is kept as a conflict", "[sync]") {
   TempDir dir;
   TestServer server(dir.File("server.db"));
@@ -39,7 +27,7 @@ TEST_CASE("edits of different fields on two devices merge; a same-field edit is 
   auto got = b.Sync(*server.transport, token);
   REQUIRE(got.ok());
   CHECK(got->pulled >= 1);
-  CHECK(Field(b, *id, "name") == "张三");
+  CHECK(b.Field(*id, "name") == "张三");
 
   // Offline: A edits the phone and the tier, B the tier and the notes.
   REQUIRE(a.archive->Set("customers", *id, R"({"phones":["13900139000"],"value_tier":"high"})").ok());
@@ -51,10 +39,10 @@ TEST_CASE("edits of different fields on two devices merge; a same-field edit is 
   REQUIRE(a.Sync(*server.transport, token).ok());
 
   CHECK(a.Export() == b.Export());
-  CHECK(Field(a, *id, "phones") == R"(["13900139000"])");
-  CHECK(Field(a, *id, "notes") == "喜欢钓鱼和茶");
+  CHECK(a.Field(*id, "phones") == R"(["13900139000"])");
+  CHECK(a.Field(*id, "notes") == "喜欢钓鱼和茶");
   // The tier: one value won, the other is a conflict record on both devices.
-  const std::string tier = Field(a, *id, "value_tier");
+  const std::string tier = a.Field(*id, "value_tier");
   auto conflicts = ExportJson(*a.store, {&sync::ConflictsTable()});
   REQUIRE(conflicts.ok());
   auto doc = ParseJson(*conflicts, "conflicts");
@@ -82,7 +70,7 @@ TEST_CASE("concurrent note edits in different places merge three-way", "[sync]")
   REQUIRE(rb.ok());
   CHECK(rb->conflicts == 0);
   REQUIRE(a.Sync(*server.transport, token).ok());
-  CHECK(Field(a, *id, "notes") == "第一行 改\n第二行\n第三行 😀");
+  CHECK(a.Field(*id, "notes") == "第一行 改\n第二行\n第三行 😀");
   CHECK(a.Export() == b.Export());
 }
 
@@ -283,7 +271,7 @@ TEST_CASE("a pull over many pages asks for each page before writing the one in h
     };
     auto report = b.Sync(eager, token, 4);
     REQUIRE(report.ok());
-    CHECK(Field(b, ids[0], "notes") == "第三页时改的");
+    CHECK(b.Field(ids[0], "notes") == "第三页时改的");
     CHECK(a.Export() == b.Export());
   }
 
@@ -332,7 +320,7 @@ TEST_CASE("an edit made after a pull stopped part way is not taken as having see
   eager.lose = 3;
   REQUIRE_FALSE(b.Sync(eager, token, 2).ok());
   REQUIRE(CursorOf(*b.store) == eager.asked[2].first);  // two pages in, the third lost
-  REQUIRE(Field(b, *id, "occupation") == "教师");  // the row's newer state was further on
+  REQUIRE(b.Field(*id, "occupation") == "教师");  // the row's newer state was further on
 
   // Offline, B changes the occupation too; A's 医生 is one it never saw.
   REQUIRE(b.archive->Set("customers", *id, R"({"occupation":"律师"})").ok());
@@ -374,7 +362,7 @@ TEST_CASE("a write of more cells than a batch holds goes up whole, in one batch"
   CHECK(report->pushed == 1);
   CHECK(*sync::PendingRowCount(*a.store) == 0);
   REQUIRE(b.Sync(*server.transport, token).ok());
-  CHECK(Field(b, *id, "occupation") == "工程师");
+  CHECK(b.Field(*id, "occupation") == "工程师");
   CHECK(a.Export() == b.Export());
 }
 
@@ -452,7 +440,7 @@ TEST_CASE_METHOD(MoveFixture,
     options.push_limit = 1;
     REQUIRE_FALSE(a.Sync(eager, options).ok());
   }
-  CHECK(Field(a, *customer, "name") == "周九");
+  CHECK(a.Field(*customer, "name") == "周九");
   REQUIRE(a.archive->Add("visits", R"({"channel":"visit","outcome":"移交后"})", *customer).ok());
 
   auto report = a.Sync(*server.transport, token_a);
@@ -462,7 +450,7 @@ TEST_CASE_METHOD(MoveFixture,
   CHECK_FALSE(a.archive->Show("customers", *customer).ok());  // evicted once its writes were up
   // The new owner has the customer and the three visits as reassigned conflict records.
   REQUIRE(b.Sync(*server.transport, token_b).ok());
-  CHECK(Field(b, *customer, "name") == "周九");
+  CHECK(b.Field(*customer, "name") == "周九");
   auto conflicts = b.store->Prepare("SELECT count(*) FROM conflicts WHERE kind = 'reassigned'");
   REQUIRE(conflicts.ok());
   REQUIRE(*conflicts->Step());
